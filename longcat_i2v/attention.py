@@ -1,0 +1,111 @@
+"""Self- and cross-attention of the LongCat DiT, with the conditioning/noise split.
+
+Parameter names (``qkv``, ``q_linear``, ``kv_linear``, ...) are the original's, so hub weights load
+as they are. The attention kernel is torch SDPA, or flash-attn when it is installed and the tensors
+are half precision on CUDA (same math, the original's kernel).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .rope import apply_rope
+
+if TYPE_CHECKING:
+    from .parallel import SequenceParallel
+
+_HAS_FLASH_ATTN = importlib.util.find_spec("flash_attn") is not None
+
+
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """softmax(q kᵀ / sqrt(d)) v over [B, heads, N, D] tensors; ``mask`` [B, 1, 1, Nk] is True where kept."""
+    if mask is None and _HAS_FLASH_ATTN and q.is_cuda and q.dtype in (torch.float16, torch.bfloat16):
+        from flash_attn import flash_attn_func
+
+        out = flash_attn_func(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        return out.transpose(1, 2)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=q.shape[-1] ** -0.5)
+
+
+class RMSNorm(nn.Module):
+    """RMSNorm computed in float32, cast back, then scaled: the original's order of operations
+    (torch.nn.RMSNorm applies the gain before the cast, which differs in half precision)."""
+
+    def __init__(self, dim: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xf = x.float()
+        return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)).type_as(x) * self.weight
+
+
+class SelfAttention(nn.Module):
+    """Fused-qkv self-attention: conditioning queries see only conditioning keys, noisy queries see all."""
+
+    def __init__(self, dim: int, num_heads: int) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.qkv = nn.Linear(dim, dim * 3, bias=True)
+        self.q_norm = RMSNorm(self.head_dim)
+        self.k_norm = RMSNorm(self.head_dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        num_cond_tokens: int,
+        sp: SequenceParallel | None = None,
+    ) -> torch.Tensor:
+        """x [B, N, C] (N local tokens under sequence parallel) → [B, N, C]."""
+        b, n, c = x.shape
+        q, k, v = self.qkv(x).view(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+        q, k = self.q_norm(q), self.k_norm(k)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        run = sp.attend if sp is not None else attend
+        if num_cond_tokens > 0:
+            nc = num_cond_tokens
+            out_cond = run(q[:, :, :nc].contiguous(), k[:, :, :nc].contiguous(), v[:, :, :nc].contiguous())
+            out_noise = run(q[:, :, nc:].contiguous(), k, v)
+            out = torch.cat([out_cond, out_noise], dim=2)
+        else:
+            out = run(q, k, v)
+        return self.proj(out.transpose(1, 2).reshape(b, n, c))
+
+
+class CrossAttention(nn.Module):
+    """Text cross-attention; conditioning tokens are left out of the query and get zero output."""
+
+    def __init__(self, dim: int, num_heads: int) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.q_linear = nn.Linear(dim, dim)
+        self.kv_linear = nn.Linear(dim, dim * 2)
+        self.proj = nn.Linear(dim, dim)
+        self.q_norm = RMSNorm(self.head_dim)
+        self.k_norm = RMSNorm(self.head_dim)
+
+    def forward(
+        self, x: torch.Tensor, text: torch.Tensor, text_mask: torch.Tensor | None, num_cond_tokens: int
+    ) -> torch.Tensor:
+        """x [B, N, C], text [B, L, C], text_mask [B, L] (nonzero = attend) or None → [B, N, C]."""
+        b, n, c = x.shape
+        xq = x[:, num_cond_tokens:]
+        q = self.q_norm(self.q_linear(xq).view(b, -1, self.num_heads, self.head_dim)).transpose(1, 2)
+        k, v = self.kv_linear(text).view(b, -1, 2, self.num_heads, self.head_dim).unbind(2)
+        k = self.k_norm(k).transpose(1, 2)
+        mask = None if text_mask is None else (text_mask != 0)[:, None, None, :]
+        out = self.proj(attend(q, k, v.transpose(1, 2), mask).transpose(1, 2).reshape(b, -1, c))
+        if num_cond_tokens == 0:
+            return out
+        return torch.cat([out.new_zeros(b, num_cond_tokens, c), out], dim=1)

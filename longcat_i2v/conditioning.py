@@ -1,0 +1,94 @@
+"""From the input image to the first latent frame: size, resize, VAE encode, normalize, place.
+
+Order of random draws (the original's): the full noise tensor first, then the VAE posterior sample
+of the image, both from one generator.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+from . import defaults
+from .buckets import BUCKETS
+from .errors import InvalidInputError
+
+SIZE_MULTIPLE = 16  # VAE spatial factor 8 × DiT patch 2
+
+
+def bucket_size(width: int, height: int, resolution: str, table: dict | None = None) -> tuple[int, int]:
+    """(height, width) of the bucket whose ratio key is closest to height/width; first key wins ties."""
+    if table is None:
+        if resolution not in BUCKETS:
+            raise InvalidInputError(f"unknown resolution {resolution!r}; allowed: {', '.join(defaults.RESOLUTIONS)}")
+        table = BUCKETS[resolution]
+    ratio = height / width
+    key = sorted(table, key=lambda k: abs(float(k) - ratio))[0]
+    h, w = table[key]
+    return int(h), int(w)
+
+
+def resolve_size(image: Image.Image, resolution: str, height: int | None, width: int | None) -> tuple[int, int]:
+    """Explicit height/width (both, multiples of 16) or the resolution's bucket for the image."""
+    if (height is None) != (width is None):
+        raise InvalidInputError("give both height and width, or neither (then the resolution bucket decides)")
+    if height is None:
+        return bucket_size(image.width, image.height, resolution)
+    for name, value in (("height", height), ("width", width)):
+        if not isinstance(value, int) or value <= 0 or value % SIZE_MULTIPLE:
+            raise InvalidInputError(f"{name} must be a positive multiple of {SIZE_MULTIPLE}, got {value!r}")
+    return height, width
+
+
+def image_to_pixels(image: Image.Image, height: int, width: int) -> torch.Tensor:
+    """LANCZOS stretch to (width, height), then [0,255] → [-1,1]; returns [1, 3, 1, H, W] float32."""
+    arr = np.asarray(image.convert("RGB").resize((width, height), Image.LANCZOS), dtype=np.float32) / 255.0
+    return torch.from_numpy(arr * 2.0 - 1.0).permute(2, 0, 1)[None, :, None]
+
+
+def latent_stats(vae) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel latents_mean and latents_std from the VAE config, shaped [1, C, 1, 1, 1]."""
+    cfg = vae.config
+    mean = torch.tensor(cfg.latents_mean, dtype=torch.float32).view(1, cfg.z_dim, 1, 1, 1)
+    std = torch.tensor(cfg.latents_std, dtype=torch.float32).view(1, cfg.z_dim, 1, 1, 1)
+    return mean, std
+
+
+def normalize(z: torch.Tensor, vae) -> torch.Tensor:
+    """(z − mean) · (1/std), written as the original writes it (multiply by the reciprocal)."""
+    mean, std = latent_stats(vae)
+    return (z - mean.to(z)) * (1.0 / std).to(z)
+
+
+def denormalize(latents: torch.Tensor, vae) -> torch.Tensor:
+    """Inverse of ``normalize``: z / (1/std) + mean."""
+    mean, std = latent_stats(vae)
+    return latents / (1.0 / std).to(latents) + mean.to(latents)
+
+
+def randn(shape: tuple[int, ...], generator: torch.Generator, device: torch.device | str) -> torch.Tensor:
+    """Standard normal draw on the generator's device, moved to ``device`` (a CPU generator reproduces
+    CPU references whatever device runs the model)."""
+    return torch.randn(shape, generator=generator, device=generator.device, dtype=torch.float32).to(device)
+
+
+@torch.no_grad()
+def encode_condition(vae, pixels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """VAE posterior sample of the image (mean + std·ε, not the mode), normalized: [1, 16, 1, h, w]."""
+    device = next(vae.parameters()).device
+    dist = vae.encode(pixels.to(device, vae.dtype)).latent_dist
+    eps = randn(tuple(dist.mean.shape), generator, device).to(dist.mean.dtype)
+    return normalize((dist.mean + dist.std * eps).float(), vae)
+
+
+def latent_shape(num_frames: int, height: int, width: int, channels: int = 16) -> tuple[int, int, int, int, int]:
+    """[1, C, (F−1)/4 + 1, H/8, W/8] for 4k+1 frames."""
+    return (1, channels, (num_frames - 1) // 4 + 1, height // 8, width // 8)
+
+
+def place_condition(noise: torch.Tensor, cond_latent: torch.Tensor) -> torch.Tensor:
+    """The first DiT input: the noise with its leading latent frame(s) replaced by the image latent."""
+    latents = noise.clone()
+    latents[:, :, : cond_latent.shape[2]] = cond_latent.to(latents)
+    return latents

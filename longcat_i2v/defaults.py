@@ -1,0 +1,39 @@
+"""The one place that defines user-facing defaults; CLI, demo and eval read them from here."""
+
+NUM_FRAMES = 93
+RESOLUTION = "480p"
+RESOLUTIONS = ("480p", "720p")
+STEPS = 50
+GUIDANCE = 4.0
+DISTILL_STEPS = 16
+DISTILL_GUIDANCE = 1.0
+MAX_SEQUENCE_LENGTH = 512
+FPS = 15
+CRF = 18
+COND_ROPE_MODES = ("full", "skip")
+COND_ROPE = "full"
+DISTILL_LORA_FILE = "lora/cfg_step_lora.safetensors"
+
+# The negative prompt of the original demo (run_demo_image_to_video.py).
+NEGATIVE_PROMPT = (
+    "Bright tones, overexposed, static, blurred details, subtitles, style, works, paintings, images, "
+    "static, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, "
+    "extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, misshapen limbs, "
+    "fused fingers, still picture, messy background, three legs, many people in the background, "
+    "walking backwards"
+)
+
+# Input image limits: a decoded image above this many pixels is refused (decompression bombs).
+MAX_IMAGE_PIXELS = 64_000_000
+MAX_IMAGE_BYTES = 50 * 1024 * 1024
+URL_TIMEOUT_S = 20.0
+
+
+def steps_for(distill: bool) -> int:
+    """Default number of denoising steps: 16 with the distill LoRA, 50 otherwise."""
+    return DISTILL_STEPS if distill else STEPS
+
+
+def guidance_for(distill: bool) -> float:
+    """Default guidance: 1.0 (no CFG) with the distill LoRA, 4.0 otherwise."""
+    return DISTILL_GUIDANCE if distill else GUIDANCE

@@ -1,0 +1,29 @@
+"""Exception types: each names what was wrong and what is allowed."""
+
+
+class LongCatError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class CheckpointError(LongCatError):
+    """A checkpoint directory is missing a file or key, or its config and weights disagree."""
+
+
+class LoRAError(LongCatError):
+    """A LoRA file does not fit the DiT it is applied to."""
+
+
+class InvalidInputError(LongCatError, ValueError):
+    """A generation argument is out of range or of the wrong form."""
+
+
+class ImageInputError(InvalidInputError):
+    """The input image cannot be read, is not an image, is empty or is too large."""
+
+
+class GenerationCancelled(LongCatError):
+    """Raised from a step callback to stop a generation between two denoising steps."""
+
+
+class ParallelConfigError(LongCatError, ValueError):
+    """Sequence-parallel settings that the model or the process group cannot satisfy."""

@@ -1,0 +1,40 @@
+"""Flow-matching sigma schedules (standard and distill) and per-frame timesteps with the
+conditioning frames masked to t = 0. The shift itself is applied by diffusers'
+FlowMatchEulerDiscreteScheduler from the checkpoint's scheduler config, as in the original."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .errors import InvalidInputError
+
+NUM_TRAIN_TIMESTEPS = 1000
+DISTILL_GRID = 50  # the distill LoRA was trained on 50 evenly spaced timesteps
+
+
+def input_sigmas(steps: int, distill: bool = False) -> torch.Tensor:
+    """Unshifted sigmas: linspace(1, 0.001, steps); with distill, ``steps`` picks from the 50-point
+    training grid (1.0, 0.98, ..., 0.02) at floor(linspace(0, 50, steps)) (16 steps → 1.0, .94, ..., .08)."""
+    if not isinstance(steps, int) or steps < 1:
+        raise InvalidInputError(f"num_inference_steps must be an integer >= 1, got {steps!r}")
+    if not distill:
+        return torch.linspace(1, 0.001, steps, dtype=torch.float32)
+    if steps > DISTILL_GRID:
+        raise InvalidInputError(f"distill sampling supports at most {DISTILL_GRID} steps, got {steps}")
+    grid = (torch.arange(1, DISTILL_GRID + 1, dtype=torch.float32) * (NUM_TRAIN_TIMESTEPS // DISTILL_GRID)).round()
+    picks = np.floor(np.linspace(0, DISTILL_GRID, num=steps, endpoint=False)).astype(np.int64)
+    return (torch.flip(grid.long(), [0])[picks].float() / NUM_TRAIN_TIMESTEPS).to(torch.float32)
+
+
+def set_schedule(scheduler, steps: int, distill: bool, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Configure the scheduler (shift from its config, terminal 0 appended) and return its timesteps."""
+    scheduler.set_timesteps(steps, sigmas=input_sigmas(steps, distill).tolist(), device=device)
+    return scheduler.timesteps
+
+
+def frame_timesteps(t: torch.Tensor, batch: int, num_latent_frames: int, num_cond_latents: int = 1) -> torch.Tensor:
+    """[batch, T] timesteps: t for the frames being denoised, 0 for the clean conditioning frames."""
+    timestep = t.reshape(1, 1).expand(batch, num_latent_frames).clone()
+    timestep[:, :num_cond_latents] = 0
+    return timestep

@@ -1,0 +1,40 @@
+"""Shared fixtures: the parity reference data (a copy of ../shared/parity) and the tiny checkpoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+PARITY = Path(__file__).parent / "data" / "parity"
+PARITY_CKPT = PARITY / "checkpoint"
+
+
+def load_case(name: str) -> tuple[dict, dict[str, torch.Tensor]]:
+    """(json metadata, tensors) of one reference case produced by the original code."""
+    meta = json.loads((PARITY / "cases" / f"{name}.json").read_text())
+    return meta, load_file(str(PARITY / "cases" / f"{name}.safetensors"))
+
+
+@pytest.fixture(scope="session")
+def parity_pipe():
+    from longcat_i2v import LongCatI2V
+
+    return LongCatI2V.from_pretrained(PARITY_CKPT)
+
+
+@pytest.fixture(scope="session")
+def tiny_ckpt(tmp_path_factory) -> Path:
+    from longcat_i2v.tiny import make_tiny_checkpoint
+
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("tiny") / "ckpt")
+
+
+@pytest.fixture(scope="session")
+def tiny_pipe(tiny_ckpt):
+    from longcat_i2v import LongCatI2V
+
+    return LongCatI2V.from_pretrained(tiny_ckpt)
