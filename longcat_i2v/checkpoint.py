@@ -145,7 +145,7 @@ def load_components(
 
     dit = load_dit(root / "dit", device, dtype)
     vae = load("vae", AutoencoderKLWan.from_pretrained, root / "vae", torch_dtype=dtype)
-    text_encoder = load("text_encoder", UMT5EncoderModel.from_pretrained, root / "text_encoder", torch_dtype=dtype)
+    text_encoder = load("text_encoder", UMT5EncoderModel.from_pretrained, root / "text_encoder", dtype=dtype)
     tokenizer = load("tokenizer", AutoTokenizer.from_pretrained, root / "tokenizer")
     scheduler = load("scheduler", FlowMatchEulerDiscreteScheduler.from_pretrained, root / "scheduler")
     return Components(

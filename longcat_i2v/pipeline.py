@@ -187,14 +187,21 @@ class LongCatI2V:
         guidance = defaults.guidance_for(distill) if guidance_scale is None else guidance_scale
         check_inputs(prompt, negative_prompt, num_frames, steps, guidance, cond_rope, max_sequence_length)
         generator, seed = make_generator(seed, generator)
+        sp = self.dit.sp
+        if sp is not None and generator.initial_seed() != (shared := sp.shared_seed(seed, self.device)):
+            generator, seed = make_generator(shared, None)
         pil = load_image(image)
         height, width = conditioning.resolve_size(pil, resolution, height, width)
+        if sp is not None:
+            sp.check_size(height, width)
 
         use_cfg = guidance > 1.0
         text, text_mask = self.encode_text(prompt, negative_prompt, use_cfg, max_sequence_length)
         timesteps = set_schedule(self.components.scheduler, steps, distill, self.device)
         pixels = conditioning.image_to_pixels(pil, height, width)
         latents = self.prepare_latents(pixels, num_frames, generator)
+        if sp is not None:  # every rank must start from rank 0's noise and text
+            latents, text, text_mask = sp.broadcast(latents), sp.broadcast(text), sp.broadcast(text_mask)
 
         def model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             return self.dit(x, t, text, text_mask, num_cond_latents=1, cond_rope=cond_rope)

@@ -1,0 +1,142 @@
+"""``longcat-i2v``: generate a video, write the tiny checkpoint. Under torchrun with ``--sp N`` the
+denoising is split over N ranks; rank 0 alone shows progress and writes the file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from . import defaults
+from .errors import LongCatError
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def _generate_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generate", help="generate a video from an image and a prompt")
+    p.add_argument("--checkpoint", help="LongCat-Video checkpoint dir (hub layout); default: the built-in tiny one")
+    p.add_argument("--image", required=True, help="input image: file path or http(s) URL")
+    p.add_argument("--prompt", required=True)
+    p.add_argument(
+        "--negative-prompt",
+        default=defaults.NEGATIVE_PROMPT,
+        help="used when guidance > 1; default: the original demo's; pass '' for none",
+    )
+    p.add_argument("--num-frames", type=int, default=defaults.NUM_FRAMES, help="4k+1 frames (default %(default)s)")
+    p.add_argument("--resolution", default=defaults.RESOLUTION, choices=defaults.RESOLUTIONS)
+    p.add_argument("--height", type=int, help="explicit height (multiple of 16), with --width; overrides --resolution")
+    p.add_argument("--width", type=int, help="explicit width (multiple of 16), with --height")
+    p.add_argument(
+        "--steps", type=int, help=f"denoising steps (default {defaults.STEPS}; {defaults.DISTILL_STEPS} with --distill)"
+    )
+    p.add_argument(
+        "--guidance",
+        type=float,
+        help=f"CFG scale (default {defaults.GUIDANCE}; {defaults.DISTILL_GUIDANCE} with --distill)",
+    )
+    p.add_argument("--seed", type=int, help="random seed (default: random, printed)")
+    p.add_argument("--distill", action="store_true", help="use the distill LoRA (lora/cfg_step_lora.safetensors)")
+    p.add_argument(
+        "--cond-rope",
+        default=defaults.COND_ROPE,
+        choices=defaults.COND_ROPE_MODES,
+        help="'skip': no rotary embedding on the conditioning frame (default 'full', the original)",
+    )
+    p.add_argument("--max-sequence-length", type=int, default=defaults.MAX_SEQUENCE_LENGTH)
+    p.add_argument("--resize-to-input", action="store_true", help="resize the video back to the input image size")
+    p.add_argument("--fps", type=int, default=defaults.FPS)
+    p.add_argument("--output", default="output.mp4", help="mp4 path (default %(default)s)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--dtype", choices=DTYPES, help="DiT/VAE/text dtype (default bfloat16 on CUDA, float32 on CPU)")
+    p.add_argument(
+        "--sp", type=int, default=1, help="sequence-parallel size (run under torchrun with as many processes)"
+    )
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from . import parallel
+    from .pipeline import LongCatI2V
+    from .tiny import ensure_tiny_checkpoint
+    from .video import even_size, resize_frames, to_uint8, write_mp4
+
+    device = args.device
+    if args.sp > 1:
+        device = parallel.init_process_group(args.sp, device)
+    is_main = parallel.is_main_process()
+    dtype = DTYPES[args.dtype] if args.dtype else (torch.bfloat16 if str(device).startswith("cuda") else torch.float32)
+    checkpoint = Path(args.checkpoint) if args.checkpoint else ensure_tiny_checkpoint()
+    pipe = LongCatI2V.from_pretrained(checkpoint, device=device, dtype=dtype, sp_size=args.sp)
+    if is_main and pipe.is_tiny:
+        print(
+            f"note: {checkpoint} is the built-in tiny random-weight checkpoint; its videos are noise", file=sys.stderr
+        )
+    bar = tqdm(desc="denoising", unit="step", disable=not is_main)
+
+    def progress(step: int, total: int, _latents: torch.Tensor) -> None:
+        bar.total = total
+        bar.update(1)
+
+    start = time.perf_counter()
+    out = pipe.generate_video(
+        args.prompt,
+        image=args.image,
+        negative_prompt=args.negative_prompt or None,
+        num_frames=args.num_frames,
+        resolution=args.resolution,
+        height=args.height,
+        width=args.width,
+        num_inference_steps=args.steps,
+        guidance_scale=args.guidance,
+        seed=args.seed,
+        distill=args.distill,
+        cond_rope=args.cond_rope,
+        max_sequence_length=args.max_sequence_length,
+        callback=progress,
+    )
+    bar.close()
+    if is_main:
+        frames = to_uint8(out.frames)
+        if args.resize_to_input:
+            frames = resize_frames(frames, *even_size(*out.input_size))
+        path = write_mp4(frames, args.output, fps=args.fps)
+        elapsed = time.perf_counter() - start
+        h, w = frames.shape[1:3]
+        print(f"wrote {path} ({len(frames)} frames, {w}x{h}, {args.fps} fps) seed={out.seed} in {elapsed:.1f}s")
+    parallel.destroy_process_group()
+    return 0
+
+
+def _cmd_make_tiny(args: argparse.Namespace) -> int:
+    from .tiny import make_tiny_checkpoint
+
+    print(f"wrote tiny checkpoint to {make_tiny_checkpoint(args.dir)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="longcat-i2v", description="LongCat-Video image-to-video")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _generate_parser(sub)
+    tiny = sub.add_parser("make-tiny", help="write the deterministic tiny random-weight checkpoint to DIR")
+    tiny.add_argument("dir", type=Path)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {"generate": _cmd_generate, "make-tiny": _cmd_make_tiny}
+    try:
+        return handlers[args.command](args)
+    except (LongCatError, FileExistsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

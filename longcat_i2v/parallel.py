@@ -1,0 +1,162 @@
+"""Sequence parallelism over torch.distributed: each rank holds one spatial tile of the latent
+(all frames, 1/N of the tokens), and self-attention uses Ulysses all-to-all.
+
+Like the original's context parallel, the token grid [T, H, W] is cut into an a×b grid of H×W
+tiles, so every rank holds its part of the conditioning frame and the per-frame adaLN, the
+cond/noise attention split and cond-frame RoPE skipping work on the local shard unchanged.
+Self-attention trades the sequence split for a head split (all_to_all: [B, heads, S/N, D] →
+[B, heads/N, S, D]) so each rank attends over the full sequence for heads/N heads, then trades
+back. Cross-attention and the FFN run on the local tokens. The output is gathered once before
+unpatchify. NCCL on CUDA, gloo on CPU.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import torch
+import torch.distributed as dist
+
+from .attention import attend
+from .errors import ParallelConfigError
+
+AttentionFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def tile_splits(n: int) -> list[tuple[int, int]]:
+    """All (a, b) with a·b = n, most square first (for 2 → (1, 2); 4 → (2, 2); 8 → (2, 4), ...)."""
+    pairs = [(a, n // a) for a in range(1, n + 1) if n % a == 0]
+    return sorted(pairs, key=lambda p: (abs(p[0] - p[1]), p[0] > p[1]))
+
+
+def choose_split(n: int, grid_h: int, grid_w: int) -> tuple[int, int]:
+    """The most square a×b tiling of the (grid_h, grid_w) token grid into n equal tiles."""
+    for a, b in tile_splits(n):
+        if grid_h % a == 0 and grid_w % b == 0:
+            return a, b
+    raise ParallelConfigError(
+        f"a {grid_h}x{grid_w} token grid (latent/2; image size/16) cannot be cut into {n} equal tiles; "
+        f"pick a size whose height/16 and width/16 admit a split into one of {tile_splits(n)}"
+    )
+
+
+def _a2a(x: torch.Tensor, group: dist.ProcessGroup) -> torch.Tensor:
+    out = torch.empty_like(x)
+    dist.all_to_all_single(out, x, group=group)
+    return out
+
+
+class SequenceParallel:
+    """The per-DiT sequence-parallel state: process group, rank and the current tiling."""
+
+    def __init__(self, size: int, group: dist.ProcessGroup | None = None, attention: AttentionFn = attend) -> None:
+        self.group = group
+        self.size = size
+        self.rank = dist.get_rank(group)
+        self.attention = attention
+        self.split: tuple[int, int] = (1, size)
+
+    def _tile(self, x: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
+        """This rank's tile of a [..., T*H*W, C] tensor, as [..., T*h*w, C]."""
+        t, gh, gw = grid
+        self.split = a, b = choose_split(self.size, gh, gw)
+        i, j = divmod(self.rank, b)
+        th, tw = gh // a, gw // b
+        lead = x.shape[:-2]
+        tiles = x.reshape(*lead, t, gh, gw, x.shape[-1])[..., :, i * th : (i + 1) * th, j * tw : (j + 1) * tw, :]
+        return tiles.reshape(*lead, t * th * tw, x.shape[-1])
+
+    def shard(
+        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, grid: tuple[int, int, int]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Keep this rank's tokens of x [B, N, C] and the matching rows of the RoPE tables."""
+        return self._tile(x, grid), self._tile(cos, grid), self._tile(sin, grid)
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Ulysses attention over [B, heads, S_local, D] tensors; returns [B, heads, S_local(q), D]."""
+        b, heads, _, d = q.shape
+        n = self.size
+        if heads % n:
+            raise ParallelConfigError(
+                f"{heads} attention heads cannot be split over {n} ranks; use an sp size dividing {heads}"
+            )
+
+        def to_heads(x: torch.Tensor) -> torch.Tensor:  # [B, H, s, D] → [B, H/n, n·s, D], rank-major sequence
+            s = x.shape[2]
+            y = _a2a(x.reshape(b, n, heads // n, s, d).transpose(0, 1).contiguous(), self.group)
+            return y.permute(1, 2, 0, 3, 4).reshape(b, heads // n, n * s, d)
+
+        out = self.attention(to_heads(q), to_heads(k), to_heads(v))
+        s = q.shape[2]
+        y = _a2a(out.reshape(b, heads // n, n, s, d).permute(2, 0, 1, 3, 4).contiguous(), self.group)
+        return y.transpose(0, 1).reshape(b, heads, s, d)
+
+    def gather(self, x: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
+        """All ranks' tiles [B, T*h*w, C] → the full [B, T*H*W, C] in raster order, on every rank."""
+        t, gh, gw = grid
+        a, b = self.split
+        th, tw = gh // a, gw // b
+        parts = [torch.empty_like(x) for _ in range(self.size)]
+        dist.all_gather(parts, x.contiguous(), group=self.group)
+        tiles = torch.stack(parts).reshape(a, b, x.shape[0], t, th, tw, x.shape[-1])
+        full = tiles.permute(2, 3, 0, 4, 1, 5, 6).reshape(x.shape[0], t * gh * gw, x.shape[-1])
+        return full
+
+    def broadcast(self, x: torch.Tensor) -> torch.Tensor:
+        """Rank 0's value of x on every rank (noise, latents and text must agree everywhere)."""
+        src = 0 if self.group is None else dist.get_global_rank(self.group, 0)
+        dist.broadcast(x, src=src, group=self.group)
+        return x
+
+    def shared_seed(self, seed: int, device: torch.device | str) -> int:
+        """Rank 0's seed on every rank, so a randomly drawn seed is the same everywhere."""
+        return int(self.broadcast(torch.tensor([seed], dtype=torch.int64, device=device)).item())
+
+    def check_size(self, height: int, width: int) -> None:
+        """Fail before any work when the image size cannot be tiled over the ranks."""
+        choose_split(self.size, height // 16, width // 16)
+
+
+def enable_sequence_parallel(dit: torch.nn.Module, sp_size: int) -> SequenceParallel:
+    """Attach sequence parallelism over the default process group (which must have exactly sp_size ranks)."""
+    if not isinstance(sp_size, int) or sp_size < 1:
+        raise ParallelConfigError(f"sp_size must be an integer >= 1, got {sp_size!r}")
+    if not dist.is_available() or not dist.is_initialized():
+        raise ParallelConfigError(
+            f"sp_size={sp_size} needs an initialized torch.distributed process group (run under torchrun with "
+            f"--nproc_per_node={sp_size}, or call torch.distributed.init_process_group first)"
+        )
+    world = dist.get_world_size()
+    if world != sp_size:
+        raise ParallelConfigError(f"sp_size={sp_size} disagrees with the process group's world size {world}")
+    heads = dit.config.num_heads
+    if heads % sp_size:
+        raise ParallelConfigError(
+            f"the DiT's {heads} heads cannot be split over sp_size={sp_size}; use a divisor of {heads}"
+        )
+    dit.sp = SequenceParallel(sp_size)
+    return dit.sp
+
+
+def init_process_group(sp_size: int, device: str) -> str:
+    """Join the torchrun job (NCCL for CUDA, gloo for CPU); returns this rank's device."""
+    if "WORLD_SIZE" not in os.environ:
+        raise ParallelConfigError(f"--sp {sp_size} must run under torchrun --nproc_per_node={sp_size}")
+    cuda = str(device).startswith("cuda")
+    if cuda:
+        local = int(os.environ.get("LOCAL_RANK", 0))
+        torch.cuda.set_device(local)
+        device = f"cuda:{local}"
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return device
+
+
+def is_main_process() -> bool:
+    return not dist.is_initialized() or dist.get_rank() == 0
+
+
+def destroy_process_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
