@@ -21,7 +21,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from longcat_i2v.dit import DiTConfig, LongCatDiT
-from longcat_i2v.parallel import enable_sequence_parallel
+from longcat_i2v.parallel import setup_parallel
 
 
 def _build(args: argparse.Namespace, device: str) -> LongCatDiT:
@@ -64,11 +64,11 @@ def _rank(rank: int, world: int, port: int, args: argparse.Namespace, results: d
     torch.set_num_threads(args.threads)
     dist.init_process_group("nccl" if cuda else "gloo", rank=rank, world_size=world)
     dit = _build(args, device)
-    sp = enable_sequence_parallel(dit, world)
+    setup_parallel(dit, world)
     tokens: list[int] = []
     dit.blocks[0].ffn.w1.register_forward_hook(lambda m, i, o: tokens.append(i[0].shape[1]))
     seconds = _time(dit, _inputs(args, device), args.reps, cuda)
-    results[rank] = (seconds, tokens[-1], sp.split)
+    results[rank] = (seconds, tokens[-1], dit.sp.split)
     dist.destroy_process_group()
 
 

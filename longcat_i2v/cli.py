@@ -55,6 +55,9 @@ def _generate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--sp", type=int, default=1, help="sequence-parallel size (run under torchrun with as many processes)"
     )
+    p.add_argument(
+        "--cfg-parallel", action="store_true", help="uncond/cond CFG halves on two rank groups (2 x sp ranks)"
+    )
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -66,12 +69,15 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from .video import even_size, resize_frames, to_uint8, write_mp4
 
     device = args.device
-    if args.sp > 1:
-        device = parallel.init_process_group(args.sp, device)
+    world = args.sp * (2 if args.cfg_parallel else 1)
+    if world > 1:
+        device = parallel.init_process_group(world, device)
     is_main = parallel.is_main_process()
     dtype = DTYPES[args.dtype] if args.dtype else (torch.bfloat16 if str(device).startswith("cuda") else torch.float32)
     checkpoint = Path(args.checkpoint) if args.checkpoint else ensure_tiny_checkpoint()
-    pipe = LongCatI2V.from_pretrained(checkpoint, device=device, dtype=dtype, sp_size=args.sp)
+    pipe = LongCatI2V.from_pretrained(
+        checkpoint, device=device, dtype=dtype, sp_size=args.sp, cfg_parallel=args.cfg_parallel
+    )
     if is_main and pipe.is_tiny:
         print(
             f"note: {checkpoint} is the built-in tiny random-weight checkpoint; its videos are noise", file=sys.stderr

@@ -103,46 +103,74 @@ class SequenceParallel:
         full = tiles.permute(2, 3, 0, 4, 1, 5, 6).reshape(x.shape[0], t * gh * gw, x.shape[-1])
         return full
 
-    def broadcast(self, x: torch.Tensor) -> torch.Tensor:
-        """Rank 0's value of x on every rank (noise, latents and text must agree everywhere)."""
-        src = 0 if self.group is None else dist.get_global_rank(self.group, 0)
-        dist.broadcast(x, src=src, group=self.group)
-        return x
-
-    def shared_seed(self, seed: int, device: torch.device | str) -> int:
-        """Rank 0's seed on every rank, so a randomly drawn seed is the same everywhere."""
-        return int(self.broadcast(torch.tensor([seed], dtype=torch.int64, device=device)).item())
-
     def check_size(self, height: int, width: int) -> None:
         """Fail before any work when the image size cannot be tiled over the ranks."""
         choose_split(self.size, height // 16, width // 16)
 
 
-def enable_sequence_parallel(dit: torch.nn.Module, sp_size: int) -> SequenceParallel:
-    """Attach sequence parallelism over the default process group (which must have exactly sp_size ranks)."""
+class CfgParallel:
+    """The CFG axis: the two halves of the [uncond, cond] batch run on two rank groups; each rank of
+    group 0 (uncond) is paired with the same sequence-parallel rank of group 1 (cond)."""
+
+    def __init__(self, index: int, pair: dist.ProcessGroup) -> None:
+        self.index = index
+        self.pair = pair
+
+    def gather(self, half: torch.Tensor) -> torch.Tensor:
+        """This rank's half-batch prediction → the full [uncond, cond] batch, on both ranks of the pair."""
+        parts = [torch.empty_like(half) for _ in range(2)]
+        dist.all_gather(parts, half.contiguous(), group=self.pair)
+        return torch.cat(parts)
+
+
+def setup_parallel(dit: torch.nn.Module, sp_size: int, cfg_parallel: bool = False) -> CfgParallel | None:
+    """Attach sequence parallelism (and the CFG axis) over the default process group, whose world size
+    must be sp_size × (2 if cfg_parallel else 1). Returns the CFG axis, or None without it."""
     if not isinstance(sp_size, int) or sp_size < 1:
         raise ParallelConfigError(f"sp_size must be an integer >= 1, got {sp_size!r}")
+    cfg = 2 if cfg_parallel else 1
     if not dist.is_available() or not dist.is_initialized():
         raise ParallelConfigError(
-            f"sp_size={sp_size} needs an initialized torch.distributed process group (run under torchrun with "
-            f"--nproc_per_node={sp_size}, or call torch.distributed.init_process_group first)"
+            f"sp_size={sp_size}{' with cfg_parallel' if cfg_parallel else ''} needs an initialized torch.distributed "
+            f"process group (run under torchrun with --nproc_per_node={sp_size * cfg}, or call "
+            f"torch.distributed.init_process_group first)"
         )
     world = dist.get_world_size()
-    if world != sp_size:
-        raise ParallelConfigError(f"sp_size={sp_size} disagrees with the process group's world size {world}")
+    if world != sp_size * cfg:
+        raise ParallelConfigError(
+            f"sp_size={sp_size}{' x 2 (cfg_parallel)' if cfg_parallel else ''} = {sp_size * cfg} ranks disagrees "
+            f"with the process group's world size {world}"
+        )
     heads = dit.config.num_heads
     if heads % sp_size:
         raise ParallelConfigError(
             f"the DiT's {heads} heads cannot be split over sp_size={sp_size}; use a divisor of {heads}"
         )
-    dit.sp = SequenceParallel(sp_size)
-    return dit.sp
+    rank = dist.get_rank()
+    # Every rank must create every group, in the same order.
+    sp_groups = [dist.new_group([c * sp_size + i for i in range(sp_size)]) for c in range(cfg)] if cfg > 1 else [None]
+    pairs = [dist.new_group([i, sp_size + i]) for i in range(sp_size)] if cfg > 1 else []
+    index, local = divmod(rank, sp_size)
+    if sp_size > 1:
+        dit.sp = SequenceParallel(sp_size, group=sp_groups[index])
+    return CfgParallel(index, pairs[local]) if cfg > 1 else None
 
 
-def init_process_group(sp_size: int, device: str) -> str:
+def broadcast(x: torch.Tensor) -> torch.Tensor:
+    """Global rank 0's value of x on every rank (noise, latents and text must agree everywhere)."""
+    dist.broadcast(x, src=0)
+    return x
+
+
+def shared_seed(seed: int, device: torch.device | str) -> int:
+    """Global rank 0's seed on every rank, so a randomly drawn seed is the same everywhere."""
+    return int(broadcast(torch.tensor([seed], dtype=torch.int64, device=device)).item())
+
+
+def init_process_group(world_size: int, device: str) -> str:
     """Join the torchrun job (NCCL for CUDA, gloo for CPU); returns this rank's device."""
     if "WORLD_SIZE" not in os.environ:
-        raise ParallelConfigError(f"--sp {sp_size} must run under torchrun --nproc_per_node={sp_size}")
+        raise ParallelConfigError(f"parallel runs must start under torchrun --nproc_per_node={world_size}")
     cuda = str(device).startswith("cuda")
     if cuda:
         local = int(os.environ.get("LOCAL_RANK", 0))

@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import conditioning, defaults
+from . import conditioning, defaults, parallel
 from .checkpoint import Components, load_components
 from .denoise import StepCallback, denoise
 from .errors import InvalidInputError
 from .images import ImageLike, load_image
 from .lora import LoRAHandle, LoRAModule, load_lora
+from .parallel import CfgParallel
 from .schedule import set_schedule
 from .text import encode_prompts
 
@@ -89,9 +90,12 @@ def make_generator(seed: int | None, generator: torch.Generator | None) -> tuple
 class LongCatI2V:
     """LongCat-Video image-to-video, computing what the original ``generate_i2v`` computes."""
 
-    def __init__(self, components: Components, device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self, components: Components, device: torch.device | str = "cpu", cfg_parallel: CfgParallel | None = None
+    ) -> None:
         self.components = components
         self.device = torch.device(device)
+        self.cfg_parallel = cfg_parallel
         self._distill_lora: list[LoRAModule] | None = None
 
     @classmethod
@@ -101,15 +105,16 @@ class LongCatI2V:
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
         sp_size: int = 1,
+        cfg_parallel: bool = False,
     ) -> LongCatI2V:
         """Load a checkpoint in the original hub layout. ``sp_size`` > 1 shards the DiT's sequence over
-        that many ranks of the initialized default process group (see ``longcat_i2v.parallel``)."""
+        that many ranks, and ``cfg_parallel`` runs the uncond/cond halves of CFG on two such groups, inside
+        an initialized default process group of sp_size × (2 if cfg_parallel else 1) ranks."""
         components = load_components(checkpoint_dir, device, dtype)
-        if sp_size != 1:
-            from .parallel import enable_sequence_parallel
-
-            enable_sequence_parallel(components.dit, sp_size)
-        return cls(components, device)
+        cfg = None
+        if sp_size != 1 or cfg_parallel:
+            cfg = parallel.setup_parallel(components.dit, sp_size, cfg_parallel)
+        return cls(components, device, cfg)
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -187,8 +192,9 @@ class LongCatI2V:
         guidance = defaults.guidance_for(distill) if guidance_scale is None else guidance_scale
         check_inputs(prompt, negative_prompt, num_frames, steps, guidance, cond_rope, max_sequence_length)
         generator, seed = make_generator(seed, generator)
-        sp = self.dit.sp
-        if sp is not None and generator.initial_seed() != (shared := sp.shared_seed(seed, self.device)):
+        sp, cfgp = self.dit.sp, self.cfg_parallel
+        distributed = sp is not None or cfgp is not None
+        if distributed and generator.initial_seed() != (shared := parallel.shared_seed(seed, self.device)):
             generator, seed = make_generator(shared, None)
         pil = load_image(image)
         height, width = conditioning.resolve_size(pil, resolution, height, width)
@@ -200,10 +206,13 @@ class LongCatI2V:
         timesteps = set_schedule(self.components.scheduler, steps, distill, self.device)
         pixels = conditioning.image_to_pixels(pil, height, width)
         latents = self.prepare_latents(pixels, num_frames, generator)
-        if sp is not None:  # every rank must start from rank 0's noise and text
-            latents, text, text_mask = sp.broadcast(latents), sp.broadcast(text), sp.broadcast(text_mask)
+        if distributed:  # every rank must start from rank 0's noise and text
+            latents, text, text_mask = (parallel.broadcast(x) for x in (latents, text, text_mask))
 
         def model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            if cfgp is not None and x.shape[0] == 2:  # this rank's half of [uncond, cond], then exchange
+                i = slice(cfgp.index, cfgp.index + 1)
+                return cfgp.gather(self.dit(x[i], t[i], text[i], text_mask[i], num_cond_latents=1, cond_rope=cond_rope))
             return self.dit(x, t, text, text_mask, num_cond_latents=1, cond_rope=cond_rope)
 
         lora = LoRAHandle(self.dit, self.distill_lora()) if distill else None

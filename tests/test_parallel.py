@@ -16,7 +16,7 @@ from PIL import Image
 
 from longcat_i2v import LongCatI2V
 from longcat_i2v.errors import ParallelConfigError
-from longcat_i2v.parallel import choose_split, enable_sequence_parallel, tile_splits
+from longcat_i2v.parallel import choose_split, setup_parallel, tile_splits
 
 IMG = Image.fromarray((np.random.RandomState(5).rand(60, 90, 3) * 255).astype(np.uint8))
 # 64x96 pixels → 4x6 token grid, 3 latent frames: 72 tokens, 36 per rank.
@@ -103,6 +103,37 @@ def test_tiling_choices_and_errors(tiny_pipe):
     with pytest.raises(ParallelConfigError, match="3x5 token grid .* 2 equal tiles"):
         choose_split(2, 3, 5)
     with pytest.raises(ParallelConfigError, match="initialized torch.distributed process group"):
-        enable_sequence_parallel(tiny_pipe.dit, 2)
+        setup_parallel(tiny_pipe.dit, 2)
     with pytest.raises(ParallelConfigError, match="sp_size must be an integer"):
-        enable_sequence_parallel(tiny_pipe.dit, 0)
+        setup_parallel(tiny_pipe.dit, 0)
+
+
+def _cfg_worker(rank: int, world: int, port: int, ckpt: str, out_dir: str, sp_size: int) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        pipe = LongCatI2V.from_pretrained(ckpt, sp_size=sp_size, cfg_parallel=True)
+        batches: list[int] = []
+        pipe.dit.blocks[0].attn.qkv.register_forward_hook(lambda m, i, o: batches.append(i[0].shape[0]))
+        out = pipe.generate_video("a fox runs", image=IMG, **{**COMMON, **RUNS["cfg_skip"]})
+        torch.save({"frames": torch.from_numpy(out.frames), "batches": batches}, Path(out_dir) / f"rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("sp_size", [1, 2])
+def test_cfg_parallel_matches_single_process(tiny_ckpt, tiny_pipe, tmp_path, sp_size):
+    """CFG halves on two rank groups (with and without SP inside each): same frames, batch 1 per rank."""
+    world = 2 * sp_size
+    mp.spawn(_cfg_worker, args=(world, _free_port(), str(tiny_ckpt), str(tmp_path), sp_size), nprocs=world)
+    single = tiny_pipe.generate_video("a fox runs", image=IMG, **{**COMMON, **RUNS["cfg_skip"]})
+    for rank in range(world):
+        result = torch.load(tmp_path / f"rank{rank}.pt")
+        assert np.abs(result["frames"].numpy() - single.frames).max() <= 1e-5
+        assert set(result["batches"]) == {1}  # each rank runs one half of the CFG batch
+
+
+def test_world_size_must_match(tiny_pipe):
+    with pytest.raises(ParallelConfigError, match="cfg_parallel.*initialized"):
+        setup_parallel(tiny_pipe.dit, 1, cfg_parallel=True)
