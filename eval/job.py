@@ -1,0 +1,184 @@
+"""One eval job (one point of a sweep): generate every dataset item with the job's settings, score it,
+optionally check parity with the original, log, and write ``result.json`` for the aggregate step."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+from tqdm import tqdm
+
+from longcat_i2v import LongCatI2V, defaults
+
+from .config import ConfigError, original_repo, validate
+from .dataset import Item, load_manifest
+from .loggers import Logger, make_logger
+from .metrics import Perceptual, load_perceptual
+from .scoring import score_video
+
+RESULT_FILE = "result.json"
+RESULT_SCHEMA = 1
+
+
+def generation_request(sampler) -> dict:
+    """``generate_video`` keyword arguments for the sampler config, with steps/guidance resolved."""
+    return {
+        "negative_prompt": sampler.negative_prompt,
+        "num_frames": sampler.num_frames,
+        "resolution": sampler.resolution.name,
+        "height": sampler.height,
+        "width": sampler.width,
+        "num_inference_steps": defaults.steps_for(sampler.distill) if sampler.steps is None else sampler.steps,
+        "guidance_scale": defaults.guidance_for(sampler.distill) if sampler.guidance is None else sampler.guidance,
+        "distill": sampler.distill,
+        "cond_rope": sampler.cond_rope.name,
+        "max_sequence_length": sampler.max_sequence_length,
+    }
+
+
+def load_pipeline(model_cfg) -> LongCatI2V:
+    """The model of ``model.checkpoint``, or the built-in tiny checkpoint when it is null."""
+    checkpoint = model_cfg.checkpoint
+    if checkpoint is None:
+        from longcat_i2v.tiny import ensure_tiny_checkpoint
+
+        checkpoint = ensure_tiny_checkpoint()
+    dtype = getattr(torch, model_cfg.dtype.name)
+    return LongCatI2V.from_pretrained(checkpoint, device=model_cfg.device, dtype=dtype)
+
+
+def _mean(values: list[float]) -> float | None:
+    """Mean of the finite values; inf if any is +inf (PSNR of a perfect match); None if there are none."""
+    if any(v == math.inf for v in values):
+        return math.inf
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.mean(finite)) if finite else None
+
+
+class StepRecorder:
+    """The step callback: advances the progress bar and, for live parity, keeps the latents of every step."""
+
+    def __init__(self, bar: tqdm, keep: bool) -> None:
+        self.bar = bar
+        self.keep = keep
+        self.latents: list[torch.Tensor] = []
+
+    def __call__(self, step: int, total: int, latents: torch.Tensor) -> None:
+        self.bar.update(1)
+        if self.keep:
+            self.latents.append(latents.detach().float().cpu().clone())
+
+
+def evaluate_items(
+    cfg, pipe: LongCatI2V, items: list[Item], perceptual: Perceptual | None, logger: Logger, run_name: str
+) -> tuple[list[dict], list[dict]]:
+    """Generate and score each item; with ``parity=live`` also run the original and compare per step."""
+    request = generation_request(cfg.sampler)
+    original = None
+    if cfg.parity.mode.name == "live":
+        from .parity.live import compare_live, run_original
+        from .parity.original import OriginalPipeline
+
+        original = OriginalPipeline(original_repo(cfg), pipe.checkpoint_dir, cfg.model.device)
+    rows, parity = [], []
+    bar = tqdm(total=len(items) * request["num_inference_steps"], desc=run_name, unit="step", leave=False)
+    for index, item in enumerate(items):
+        recorder = StepRecorder(bar, keep=original is not None)
+        start = time.perf_counter()
+        out = pipe.generate_video(
+            item.prompt,
+            image=str(item.image),
+            generator=torch.Generator("cpu").manual_seed(cfg.seed),
+            callback=recorder,
+            **request,
+        )
+        seconds = time.perf_counter() - start
+        m = cfg.metrics
+        scores = score_video(out.frames, out.cond_image, perceptual, m.fidelity, m.temporal, m.flow_preset.name)
+        rows.append(
+            {
+                "item": item.id,
+                "height": out.height,
+                "width": out.width,
+                "num_frames": out.num_frames,
+                **scores,
+                "generation_s": seconds,
+            }
+        )
+        logger.log_item(index, item.id, scores, out.frames, out.cond_image)
+        if original is not None:
+            ref_steps, ref_frames = run_original(original, str(item.image), item.prompt, request, cfg.seed)
+            parity.append(compare_live(item.id, recorder.latents, out.frames, ref_steps, ref_frames))
+    bar.close()
+    return rows, parity
+
+
+def reference_parity(cfg, pipe: LongCatI2V | None) -> list[dict]:
+    """Run the stored cases of the original on the parity checkpoint (reusing ``pipe`` if it is that one)."""
+    from .parity.reference import run_case
+
+    checkpoint = Path(cfg.parity.checkpoint).resolve()
+    if pipe is None or Path(pipe.checkpoint_dir).resolve() != checkpoint:
+        pipe = LongCatI2V.from_pretrained(checkpoint, device="cpu", dtype=torch.float32)
+    return [run_case(pipe, cfg.parity.cases_dir, name) for name in tqdm(cfg.parity.cases, desc="parity", leave=False)]
+
+
+def summarize(rows: list[dict], parity: list[dict]) -> dict[str, float | None]:
+    """Job-level numbers: the mean of each item metric, and the worst parity differences."""
+    keys = [k for k in (rows[0] if rows else {}) if k not in ("item", "height", "width", "num_frames")]
+    summary: dict[str, float | None] = {k: _mean([r[k] for r in rows]) for k in keys}
+    if parity:
+        summary["parity_latents_max_abs"] = max(
+            [p["final_latents"]["max_abs"] for p in parity] + [s["max_abs"] for p in parity for s in p["steps"]]
+        )
+        videos = [p["video"]["max_abs"] for p in parity if "video" in p]
+        summary["parity_video_max_abs"] = max(videos) if videos else None
+        summary["parity_within_tolerance"] = float(all(p["within_tolerance"] for p in parity))
+    return summary
+
+
+def run_job(cfg, job_dir: Path, overrides: list[str], run_name: str, group: str | None) -> dict:
+    """Evaluate one setting and write ``job_dir/result.json``; returns the result."""
+    validate(cfg)
+    items = load_manifest(cfg.dataset.manifest, cfg.dataset.limit) if cfg.dataset.enabled else []
+    if not items and cfg.parity.mode.name != "reference":
+        raise ConfigError("nothing to evaluate: dataset.enabled=false needs parity=reference")
+    m = cfg.metrics
+    perceptual = (
+        load_perceptual(m.perceptual.name, m.perceptual_net.name) if items and (m.fidelity or m.temporal) else None
+    )
+    job_dir.mkdir(parents=True, exist_ok=True)
+    config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    logger = make_logger(cfg.logger, job_dir, run_name, group, config)
+    try:
+        pipe = load_pipeline(cfg.model) if items else None
+        rows, parity = evaluate_items(cfg, pipe, items, perceptual, logger, run_name) if items else ([], [])
+        if cfg.parity.mode.name == "reference":
+            parity += reference_parity(cfg, pipe)
+        result = {
+            "schema": RESULT_SCHEMA,
+            "run_name": run_name,
+            "overrides": list(overrides),
+            "seed": cfg.seed,
+            "settings": {
+                **generation_request(cfg.sampler),
+                "checkpoint": str(pipe.checkpoint_dir) if pipe else None,
+                "dtype": cfg.model.dtype.name,
+                "dataset": cfg.dataset.name,
+            },
+            "perceptual_backend": perceptual.name if perceptual else None,
+            "items": rows,
+            "summary": summarize(rows, parity),
+            "parity": parity,
+            "config": config,
+        }
+        (job_dir / RESULT_FILE).write_text(json.dumps(result, indent=2))
+        logger.log_result(result)
+    finally:
+        logger.finish()
+    return result

@@ -1,0 +1,85 @@
+"""Config composition: defaults from longcat_i2v.defaults, bad types/choices fail at compose time, and
+out-of-range values fail in validate() before any model is loaded."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
+from omegaconf.errors import ValidationError
+
+from eval.config import ConfigError, register, validate
+from longcat_i2v import defaults
+
+from .conftest import REPO
+
+
+def make(*overrides: str):
+    register()
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        return compose("config", overrides=list(overrides))
+
+
+def test_defaults_come_from_the_core():
+    cfg = make()
+    s = cfg.sampler
+    assert (s.num_frames, s.resolution.name, s.cond_rope.name) == (defaults.NUM_FRAMES, defaults.RESOLUTION, "full")
+    assert s.negative_prompt == defaults.NEGATIVE_PROMPT and s.steps is None and s.guidance is None
+    assert cfg.model.checkpoint is None and cfg.dataset.manifest is None
+    validate(cfg)
+    distill = make("sampler=distill").sampler
+    assert distill.distill is True and distill.steps is None
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("sampler.cond_rope=sometimes", r"Invalid value 'sometimes', expected one of \[full, skip\]"),
+        ("sampler.steps=many", "Value 'many' of type 'str' could not be converted to Integer"),
+        ("sampler.resolution=1080p", r"expected one of \[480p, 720p\]"),
+        ("metrics.perceptual=dists", r"expected one of \[auto, lpips, stlpips, none\]"),
+        ("sampler.guidance=high", "could not be converted to Float"),
+    ],
+)
+def test_bad_types_and_choices_fail_at_compose(override, message):
+    with pytest.raises(ConfigCompositionException, match=f"Error merging override {re.escape(override)}") as info:
+        make(override)
+    assert isinstance(info.value.__cause__, ValidationError)
+    assert re.search(message, str(info.value.__cause__))
+    assert f"full_key: {override.split('=')[0]}" in str(info.value.__cause__)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["sampler.num_frames=6"], r"sampler.num_frames=6 is invalid: must be 4k\+1"),
+        (["sampler.steps=0"], "sampler.steps=0 is invalid: must be an integer >= 1"),
+        (["sampler.guidance=-1"], "sampler.guidance=-1.0 is invalid"),
+        (["sampler.height=64"], "sampler.height and sampler.width must be given together"),
+        (["sampler.height=60", "sampler.width=64"], "sampler.height=60 is invalid: must be a positive multiple of 16"),
+        (["seed=-3"], "seed=-3 is invalid"),
+        (["dataset.limit=0"], "dataset.limit=0 is invalid"),
+        (["dataset=folder"], "required values not given: dataset.manifest"),
+        (["model=longcat"], "required values not given: model.checkpoint"),
+        (["model.checkpoint=/no/such/dir"], "model.checkpoint='/no/such/dir' is invalid: no such directory"),
+        (["parity=reference", "parity.cases=[nope]"], "parity.cases='nope' is invalid: no nope.json"),
+        (["logger.mode=sometimes"], "logger.mode='sometimes' is invalid"),
+        (["parity=live", "parity.original_repo=null"], "parity=live needs parity.original_repo"),
+        (["parity=live", f"parity.original_repo={REPO}"], "not a LongCat-Video checkout"),
+    ],
+)
+def test_out_of_range_values_fail_before_loading(overrides, message, monkeypatch):
+    monkeypatch.delenv("LONGCAT_ORIGINAL_REPO", raising=False)
+    with pytest.raises(ConfigError, match=message):
+        validate(make(*overrides))
+
+
+def test_a_bad_value_stops_the_run_with_the_key_named(tmp_path):
+    from .conftest import run_eval
+
+    proc = run_eval(["sampler.num_frames=6", f"hydra.run.dir={tmp_path}"], check=False)
+    assert proc.returncode != 0
+    assert "sampler.num_frames=6 is invalid: must be 4k+1" in proc.stderr
+    assert not (tmp_path / "result.json").exists()
