@@ -1,0 +1,128 @@
+"""The form checks: every bad value is refused with a message that names it; good values pass through."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from demo.config import CUSTOM_SIZE, DemoConfig
+from demo.request import NOT_AN_IMAGE, build_request
+from longcat_i2v import defaults
+from longcat_i2v.errors import ImageInputError, InvalidInputError
+
+CONFIG = DemoConfig()
+GOOD = {
+    "prompt": "  a cat walks  ",
+    "negative_prompt": "blurry",
+    "resolution": "480p",
+    "width": 832,
+    "height": 480,
+    "num_frames": 93,
+    "steps": 50,
+    "guidance": 4.0,
+    "seed": -1,
+    "distill": False,
+    "skip_cond_rope": False,
+    "fps": 15,
+}
+
+
+def request(image: Path | str | None, config: DemoConfig = CONFIG, **changes):
+    return build_request(config, image, **{**GOOD, **changes})
+
+
+def test_good_form_becomes_pipeline_arguments(picture_path: Path) -> None:
+    req = request(picture_path, seed=7, skip_cond_rope=True, distill=True, num_frames=9.0)
+    kwargs = req.pipeline_kwargs()
+    assert kwargs["image"].size == (96, 72) and kwargs["image"].mode == "RGB"
+    assert kwargs["prompt"] == "a cat walks"
+    assert (kwargs["num_frames"], kwargs["seed"], kwargs["cond_rope"], kwargs["distill"]) == (9, 7, "skip", True)
+    assert (kwargs["resolution"], kwargs["height"], kwargs["width"]) == ("480p", None, None)
+    assert isinstance(kwargs["num_frames"], int) and req.fps == 15
+
+
+def test_custom_size_is_passed_explicitly(picture_path: Path) -> None:
+    kwargs = request(picture_path, resolution=CUSTOM_SIZE, width=640.0, height=352).pipeline_kwargs()
+    assert (kwargs["height"], kwargs["width"]) == (352, 640)
+
+
+@pytest.mark.parametrize("seed", [None, "", -1, -5])
+def test_empty_or_negative_seed_means_random(picture_path: Path, seed) -> None:
+    assert request(picture_path, seed=seed).seed is None
+
+
+def test_empty_negative_prompt_is_none_for_the_pipeline(picture_path: Path) -> None:
+    assert request(picture_path, negative_prompt="").pipeline_kwargs()["negative_prompt"] is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"num_frames": 6}, "Number of frames must be 4k+1 between 5 and 93"),
+        ({"num_frames": 97}, "got 97"),
+        ({"num_frames": 1}, "got 1"),
+        ({"num_frames": 9.5}, "Number of frames must be a whole number"),
+        ({"num_frames": "many"}, "Number of frames must be a whole number, got 'many'"),
+        ({"resolution": "1080p"}, "Resolution must be one of 480p, 720p, custom, got '1080p'"),
+        (
+            {"resolution": CUSTOM_SIZE, "width": 100},
+            "Width must be a multiple of 16 between 128 and 1920 pixels, got 100",
+        ),
+        ({"resolution": CUSTOM_SIZE, "height": 2048}, "Height must be a multiple of 16"),
+        ({"resolution": CUSTOM_SIZE, "width": 1920, "height": 1920}, "1920×1920 is too large"),
+        ({"resolution": CUSTOM_SIZE, "width": None}, "needs both a width and a height"),
+        ({"steps": 0}, "Steps must be between 1 and 100, got 0"),
+        ({"steps": 101}, "Steps must be between 1 and 100, got 101"),
+        ({"guidance": -1}, "Guidance must be between 0.0 and 20.0, got -1.0"),
+        ({"guidance": float("nan")}, "Guidance must be a finite number"),
+        ({"seed": 2**40}, "Seed must be between 0 and 2147483647"),
+        ({"seed": True}, "Seed must be a whole number"),
+        ({"fps": 0}, "FPS must be between 1 and 60, got 0"),
+        ({"prompt": "x" * 4001}, "The prompt is 4001 characters long; at most 4000"),
+        ({"prompt": 3}, "The prompt must be text, got int"),
+    ],
+)
+def test_bad_values_are_named(picture_path: Path, changes: dict, message: str) -> None:
+    with pytest.raises(InvalidInputError, match=re.escape(message)):
+        request(picture_path, **changes)
+
+
+def test_missing_image_is_asked_for_first() -> None:
+    with pytest.raises(ImageInputError, match="Please upload an image first"):
+        request(None, num_frames=6)  # also a bad frame count: the image is what the user fixes first
+
+
+def test_non_image_file_is_refused(tmp_path: Path) -> None:
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    with pytest.raises(ImageInputError) as info:
+        request(text)
+    assert str(info.value) == NOT_AN_IMAGE
+
+
+def test_too_many_pixels_is_refused_before_decoding(tmp_path: Path) -> None:
+    path = tmp_path / "big.png"
+    Image.new("RGB", (300, 200)).save(path)
+    small = DemoConfig(max_image_pixels=50_000)
+    with pytest.raises(ImageInputError, match="300×200 = 60,000 pixels; at most 50,000"):
+        request(path, small)
+    assert request(path).image.size == (300, 200)
+
+
+def test_exif_rotation_is_applied(tmp_path: Path) -> None:
+    path = tmp_path / "rotated.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    Image.new("RGB", (64, 32), "red").save(path, exif=exif)
+    assert request(path).image.size == (32, 64)
+
+
+def test_config_refuses_inconsistent_bounds() -> None:
+    with pytest.raises(ValueError, match="num_frames 8 must be 4k\\+1"):
+        DemoConfig(num_frames=8)
+    with pytest.raises(ValueError, match="max_steps >= 50"):
+        DemoConfig(steps=4, max_steps=10)
+    assert DemoConfig.tiny().num_frames < defaults.NUM_FRAMES
