@@ -7,7 +7,8 @@ whose videos are noise: it shows the page works. Point --checkpoint at LongCat-V
 import argparse
 import logging
 
-from demo.app import DTYPES, serve
+from demo.app import serve
+from longcat_i2v.defaults import DTYPES
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -6,7 +6,6 @@ import logging
 from pathlib import Path
 
 import gradio as gr
-import torch
 
 from longcat_i2v import LongCatI2V, defaults
 
@@ -16,8 +15,6 @@ from .layout import build_page
 from .worker import GenerationWorker
 
 logger = logging.getLogger(__name__)
-
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def load_pipeline(
@@ -29,10 +26,10 @@ def load_pipeline(
         from longcat_i2v.tiny import ensure_tiny_checkpoint
 
         checkpoint = ensure_tiny_checkpoint()
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    dtype = dtype or ("bfloat16" if torch.device(device).type == "cuda" else "float32")
+    device = device or defaults.default_device()
+    dtype = dtype or defaults.default_dtype(device)
     logger.info("loading %s on %s (%s)", checkpoint, device, dtype)
-    return LongCatI2V.from_pretrained(checkpoint, device=device, dtype=DTYPES[dtype])
+    return LongCatI2V.from_pretrained(checkpoint, device=device, dtype=defaults.DTYPES[dtype])
 
 
 def build_demo(

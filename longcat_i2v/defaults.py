@@ -1,5 +1,7 @@
 """The one place that defines user-facing defaults; CLI, demo and eval read them from here."""
 
+import torch
+
 NUM_FRAMES = 93
 RESOLUTION = "480p"
 RESOLUTIONS = ("480p", "720p")
@@ -37,3 +39,16 @@ def steps_for(distill: bool) -> int:
 def guidance_for(distill: bool) -> float:
     """Default guidance: 1.0 (no CFG) with the distill LoRA, 4.0 otherwise."""
     return DISTILL_GUIDANCE if distill else GUIDANCE
+
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def default_device() -> str:
+    """The first GPU if there is one, else the CPU."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def default_dtype(device: str | torch.device) -> str:
+    """bfloat16 on CUDA (as the original demo runs), float32 elsewhere."""
+    return "bfloat16" if torch.device(device).type == "cuda" else "float32"
