@@ -26,7 +26,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", help="default: the built-in tiny checkpoint")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=8)
     args = parser.parse_args()
     pipe = LongCatI2V.from_pretrained(args.checkpoint or ensure_tiny_checkpoint(), device=args.device)
     image = Image.fromarray((np.random.RandomState(0).rand(240, 360, 3) * 255).astype(np.uint8))
