@@ -44,7 +44,7 @@ TINY_WARNING = (
 
 def build_page(handlers: Handlers, pipe: LongCatI2V, config: DemoConfig) -> gr.Blocks:
     """Lay out the components and wire their events; the caller configures the queue."""
-    has_distill = (pipe.checkpoint_dir / defaults.DISTILL_LORA_FILE).is_file()
+    has_distill = pipe.distill_lora_path.is_file()
     theme = gr.themes.Soft(font=SYSTEM_FONTS, font_mono=["ui-monospace", "Consolas", "monospace"])
     with gr.Blocks(
         title="LongCat-Video image to video",
@@ -98,7 +98,7 @@ def build_page(handlers: Handlers, pipe: LongCatI2V, config: DemoConfig) -> gr.B
                         distill = gr.Checkbox(
                             label="Distill (16 steps, guidance 1.0)",
                             interactive=has_distill,
-                            info=None if has_distill else f"needs {defaults.DISTILL_LORA_FILE} in the checkpoint",
+                            info=None if has_distill else f"needs {pipe.distill_lora_path}",
                         )
                         skip_cond_rope = gr.Checkbox(label="Skip RoPE on the conditioning frame")
             with gr.Column(scale=6):

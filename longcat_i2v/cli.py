@@ -1,5 +1,6 @@
-"""``longcat-i2v``: generate a video, write the tiny checkpoint. Under torchrun with ``--sp N`` the
-denoising is split over N ranks; rank 0 alone shows progress and writes the file."""
+"""``longcat-i2v``: generate a video, write the tiny checkpoint, convert a checkpoint between the original
+and FastVideo layouts. Under torchrun with ``--sp N`` the denoising is split over N ranks; rank 0 alone shows
+progress and writes the file."""
 
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ import torch
 from . import defaults
 from .errors import LongCatError
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
 
 def _generate_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="generate a video from an image and a prompt")
-    p.add_argument("--checkpoint", help="LongCat-Video checkpoint dir (hub layout); default: the built-in tiny one")
+    p.add_argument(
+        "--checkpoint", help="LongCat-Video checkpoint dir (hub or FastVideo layout); default: the built-in tiny one"
+    )
     p.add_argument("--image", required=True, help="input image: file path or http(s) URL")
     p.add_argument("--prompt", required=True)
     p.add_argument(
@@ -50,8 +51,10 @@ def _generate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resize-to-input", action="store_true", help="resize the video back to the input image size")
     p.add_argument("--fps", type=int, default=defaults.FPS)
     p.add_argument("--output", default="output.mp4", help="mp4 path (default %(default)s)")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--dtype", choices=DTYPES, help="DiT/VAE/text dtype (default bfloat16 on CUDA, float32 on CPU)")
+    p.add_argument("--device", default=defaults.default_device())
+    p.add_argument(
+        "--dtype", choices=defaults.DTYPES, help="DiT/VAE/text dtype (default bfloat16 on CUDA, float32 on CPU)"
+    )
     p.add_argument(
         "--sp", type=int, default=1, help="sequence-parallel size (run under torchrun with as many processes)"
     )
@@ -73,7 +76,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     if world > 1:
         device = parallel.init_process_group(world, device)
     is_main = parallel.is_main_process()
-    dtype = DTYPES[args.dtype] if args.dtype else (torch.bfloat16 if str(device).startswith("cuda") else torch.float32)
+    dtype = defaults.DTYPES[args.dtype or defaults.default_dtype(device)]
     checkpoint = Path(args.checkpoint) if args.checkpoint else ensure_tiny_checkpoint()
     pipe = LongCatI2V.from_pretrained(
         checkpoint, device=device, dtype=dtype, sp_size=args.sp, cfg_parallel=args.cfg_parallel
@@ -125,18 +128,34 @@ def _cmd_make_tiny(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from .convert import convert_checkpoint
+    from .layouts import detect_layout
+
+    dst = convert_checkpoint(args.src, args.dst, args.to)
+    print(f"wrote {dst} ({detect_layout(args.src)} layout -> {detect_layout(dst)} layout)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="longcat-i2v", description="LongCat-Video image-to-video")
     sub = parser.add_subparsers(dest="command", required=True)
     _generate_parser(sub)
     tiny = sub.add_parser("make-tiny", help="write the deterministic tiny random-weight checkpoint to DIR")
     tiny.add_argument("dir", type=Path)
+    convert = sub.add_parser(
+        "convert",
+        help="write a checkpoint in the other layout: original hub <-> FastVideo (LongCatImageToVideoPipeline)",
+    )
+    convert.add_argument("src", type=Path, help="checkpoint directory in either layout")
+    convert.add_argument("dst", type=Path, help="new directory to write (must not exist)")
+    convert.add_argument("--to", choices=("hub", "fastvideo"), help="target layout (default: the other one)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"generate": _cmd_generate, "make-tiny": _cmd_make_tiny}
+    handlers = {"generate": _cmd_generate, "make-tiny": _cmd_make_tiny, "convert": _cmd_convert}
     try:
         return handlers[args.command](args)
     except (LongCatError, FileExistsError) as exc:

@@ -14,7 +14,7 @@ FPS = 15
 CRF = 18
 COND_ROPE_MODES = ("full", "skip")
 COND_ROPE = "full"
-DISTILL_LORA_FILE = "lora/cfg_step_lora.safetensors"
+DISTILL_LORA_NAME = "cfg_step_lora.safetensors"  # under lora/ (hub) or lora/distilled/ (FastVideo)
 
 # The negative prompt of the original demo (run_demo_image_to_video.py).
 NEGATIVE_PROMPT = (

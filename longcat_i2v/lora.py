@@ -103,18 +103,27 @@ def check_fits(model: nn.Module, modules: list[LoRAModule], source: str = "LoRA"
                 )
 
 
-def load_lora(path: str | Path, model: nn.Module) -> list[LoRAModule]:
-    """Read a LoRA file and check it fits ``model``."""
+def fit_lora(state: dict[str, torch.Tensor], model: nn.Module, source: str = "LoRA") -> list[LoRAModule]:
+    """Parse an original-format LoRA state dict and check it fits ``model``."""
+    modules = parse_lora(state, source)
+    check_fits(model, modules, source)
+    return modules
+
+
+def read_lora_file(path: str | Path) -> dict[str, torch.Tensor]:
+    """A LoRA safetensors file's tensors, with LoRAError for a missing or unreadable file."""
     path = Path(path)
     if not path.is_file():
         raise LoRAError(f"LoRA file not found: {path}")
     try:
-        state = load_file(str(path))
+        return load_file(str(path))
     except Exception as exc:  # safetensors raises several types for a corrupt file
         raise LoRAError(f"cannot read LoRA file {path}: {exc}") from exc
-    modules = parse_lora(state, source=str(path))
-    check_fits(model, modules, source=str(path))
-    return modules
+
+
+def load_lora(path: str | Path, model: nn.Module) -> list[LoRAModule]:
+    """Read a LoRA file and check it fits ``model``."""
+    return fit_lora(read_lora_file(path), model, source=str(path))
 
 
 class LoRAHandle:

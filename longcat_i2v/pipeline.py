@@ -19,7 +19,8 @@ from .checkpoint import Components, load_components
 from .denoise import StepCallback, denoise
 from .errors import InvalidInputError
 from .images import ImageLike, load_image
-from .lora import LoRAHandle, LoRAModule, load_lora
+from .layouts import detect_layout, lora_path, read_lora
+from .lora import LoRAHandle, LoRAModule, fit_lora
 from .parallel import CfgParallel
 from .schedule import set_schedule
 from .text import encode_prompts
@@ -131,10 +132,16 @@ class LongCatI2V:
         return self.components.dit
 
     def distill_lora(self) -> list[LoRAModule]:
-        """The distill LoRA (``lora/cfg_step_lora.safetensors``), read and checked once."""
+        """The distill LoRA (``cfg_step_lora.safetensors``, in either layout's place), read and checked once."""
         if self._distill_lora is None:
-            self._distill_lora = load_lora(self.checkpoint_dir / defaults.DISTILL_LORA_FILE, self.dit)
+            state = read_lora(self.checkpoint_dir, defaults.DISTILL_LORA_NAME)
+            self._distill_lora = fit_lora(state, self.dit, str(self.distill_lora_path))
         return self._distill_lora
+
+    @property
+    def distill_lora_path(self) -> Path:
+        """The distill LoRA file: ``lora/`` in the hub layout, ``lora/distilled/`` in FastVideo's."""
+        return lora_path(self.checkpoint_dir, detect_layout(self.checkpoint_dir), defaults.DISTILL_LORA_NAME)
 
     def encode_text(
         self, prompt: str, negative_prompt: str | None, use_cfg: bool, max_sequence_length: int

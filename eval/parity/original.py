@@ -86,7 +86,7 @@ class OriginalPipeline:
         from longcat_video.modules.scheduling_flow_match_euler_discrete import FlowMatchEulerDiscreteScheduler
 
         ckpt = str(checkpoint)
-        self.lora_file = Path(checkpoint) / defaults.DISTILL_LORA_FILE
+        self.lora_file = Path(checkpoint) / "lora" / defaults.DISTILL_LORA_NAME  # the original reads the hub layout
         self.pipe = self.module.LongCatVideoPipeline(
             tokenizer=AutoTokenizer.from_pretrained(ckpt, subfolder="tokenizer"),
             text_encoder=UMT5EncoderModel.from_pretrained(ckpt, subfolder="text_encoder", dtype=torch.float32),

@@ -1,0 +1,1 @@
+"""Bridges to other LongCat-Video implementations, kept out of the core (which never imports this package)."""
