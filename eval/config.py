@@ -32,6 +32,7 @@ PerceptualNet = Enum("PerceptualNet", {n: n for n in ("alex", "vgg")})
 FlowPreset = Enum("FlowPreset", {p: p for p in ("ultrafast", "fast", "medium")})
 LoggerName = Enum("LoggerName", {n: n for n in ("none", "local", "wandb")})
 ParityMode = Enum("ParityMode", {m: m for m in ("none", "reference", "live")})
+Engine = Enum("Engine", {e: e for e in ("native", "fastvideo")})
 
 
 class ConfigError(ValueError):
@@ -104,6 +105,7 @@ class EvalConfig:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     parity: ParityConfig = field(default_factory=ParityConfig)
+    engine: Engine = Engine["native"]  # fastvideo: FastVideo 0.2.1's pipeline (the fastvideo extra), same inputs
     seed: int = 0
 
 
@@ -151,6 +153,25 @@ def validate(cfg) -> None:
     if cfg.logger.mode not in (None, "online", "offline", "disabled"):
         _fail("logger.mode", cfg.logger.mode, "must be online, offline, disabled or null")
     _validate_parity(cfg)
+    _validate_engine(cfg)
+
+
+def _validate_engine(cfg) -> None:
+    if cfg.engine.name != "fastvideo":
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("fastvideo") is None:
+        raise ConfigError(
+            "engine=fastvideo needs FastVideo: pip install -c constraints.txt -e '.[fastvideo]' && "
+            "pip install -c constraints.txt --no-deps fastvideo==0.2.1"
+        )
+    if cfg.model.dtype.name not in ("float32", "bfloat16"):
+        _fail("model.dtype", cfg.model.dtype.name, "engine=fastvideo runs float32 or bfloat16")
+    if cfg.parity.mode.name == "live":
+        _fail("parity", "live", "live parity compares our per-step latents; use engine=native (or parity=reference)")
+    if cfg.sampler.cond_rope.name != "full":
+        _fail("sampler.cond_rope", cfg.sampler.cond_rope.name, "FastVideo has no RoPE skipping; use full")
 
 
 def _validate_parity(cfg) -> None:

@@ -17,8 +17,10 @@ from longcat_i2v import LongCatI2V, defaults
 
 from .config import ConfigError, original_repo, validate
 from .dataset import Item, load_manifest
+from .engines import Engine, FastVideoPeer, NativeEngine
 from .loggers import Logger, make_logger
 from .metrics import Perceptual, load_perceptual
+from .metrics.parity import abs_diff
 from .scoring import score_video
 
 RESULT_FILE = "result.json"
@@ -60,24 +62,18 @@ def _mean(values: list[float]) -> float | None:
     return float(np.mean(finite)) if finite else None
 
 
-class StepRecorder:
-    """The step callback: advances the progress bar and, for live parity, keeps the latents of every step."""
-
-    def __init__(self, bar: tqdm, keep: bool) -> None:
-        self.bar = bar
-        self.keep = keep
-        self.latents: list[torch.Tensor] = []
-
-    def __call__(self, step: int, total: int, latents: torch.Tensor) -> None:
-        self.bar.update(1)
-        if self.keep:
-            self.latents.append(latents.detach().float().cpu().clone())
+def make_engine(cfg, pipe: LongCatI2V, checkpoint: Path, distill: bool) -> Engine:
+    """The job's engine: ours on ``pipe``, or FastVideo's pipeline on the same checkpoint."""
+    if cfg.engine.name == "fastvideo":
+        return FastVideoPeer(str(checkpoint), cfg.model.dtype.name, distill)
+    return NativeEngine(pipe)
 
 
 def evaluate_items(
     cfg, pipe: LongCatI2V, items: list[Item], perceptual: Perceptual | None, logger: Logger, run_name: str
 ) -> tuple[list[dict], list[dict]]:
-    """Generate and score each item; with ``parity=live`` also run the original and compare per step."""
+    """Generate and score each item; with ``engine=fastvideo`` also measure how far FastVideo is from ours;
+    with ``parity=live`` also run the original and compare per step."""
     request = generation_request(cfg.sampler)
     original = None
     if cfg.parity.mode.name == "live":
@@ -85,47 +81,56 @@ def evaluate_items(
         from .parity.original import OriginalPipeline
 
         original = OriginalPipeline(original_repo(cfg), pipe.checkpoint_dir, cfg.model.device)
+    engine = make_engine(cfg, pipe, pipe.checkpoint_dir, request["distill"])
+    native = NativeEngine(pipe)
     rows, parity = [], []
     bar = tqdm(total=len(items) * request["num_inference_steps"], desc=run_name, unit="step", leave=False)
-    for index, item in enumerate(items):
-        recorder = StepRecorder(bar, keep=original is not None)
-        start = time.perf_counter()
-        out = pipe.generate_video(
-            item.prompt,
-            image=str(item.image),
-            generator=torch.Generator("cpu").manual_seed(cfg.seed),
-            callback=recorder,
-            **request,
-        )
-        seconds = time.perf_counter() - start
-        m = cfg.metrics
-        scores = score_video(out.frames, out.cond_image, perceptual, m.fidelity, m.temporal, m.flow_preset.name)
-        rows.append(
-            {
-                "item": item.id,
-                "height": out.height,
-                "width": out.width,
-                "num_frames": out.num_frames,
-                **scores,
-                "generation_s": seconds,
-            }
-        )
-        logger.log_item(index, item.id, scores, out.frames, out.cond_image)
-        if original is not None:
-            ref_steps, ref_frames = run_original(original, str(item.image), item.prompt, request, cfg.seed)
-            parity.append(compare_live(item.id, recorder.latents, out.frames, ref_steps, ref_frames))
-    bar.close()
+    try:
+        for index, item in enumerate(items):
+            start = time.perf_counter()
+            run = engine.generate(
+                str(item.image), item.prompt, request, cfg.seed, lambda _: bar.update(1), keep_steps=bool(original)
+            )
+            seconds = time.perf_counter() - start
+            m = cfg.metrics
+            scores = score_video(run.frames, run.cond_image, perceptual, m.fidelity, m.temporal, m.flow_preset.name)
+            num_frames, height, width = run.frames.shape[:3]
+            row = {"item": item.id, "height": height, "width": width, "num_frames": num_frames, **scores}
+            row.update(generation_s=seconds, step_s=run.seconds_per_step)
+            if engine.name != native.name:
+                ours = native.generate(str(item.image), item.prompt, request, cfg.seed, lambda _: None, False)
+                row.update(_prefixed("vs_native_frames", abs_diff(run.frames, ours.frames)))
+                row.update(_prefixed("vs_native_latents", abs_diff(run.latents, ours.latents)))
+                row["native_step_s"] = ours.seconds_per_step
+            rows.append(row)
+            logger.log_item(index, item.id, scores, run.frames, run.cond_image)
+            if original is not None:
+                ref_steps, ref_frames = run_original(original, str(item.image), item.prompt, request, cfg.seed)
+                parity.append(compare_live(item.id, run.steps, run.frames, ref_steps, ref_frames))
+    finally:
+        bar.close()
+        engine.close()
     return rows, parity
 
 
+def _prefixed(prefix: str, diff: dict[str, float]) -> dict[str, float]:
+    return {f"{prefix}_{k}": v for k, v in diff.items()}
+
+
 def reference_parity(cfg, pipe: LongCatI2V | None) -> list[dict]:
-    """Run the stored cases of the original on the parity checkpoint (reusing ``pipe`` if it is that one)."""
+    """Run the stored cases of the original on the parity checkpoint with the job's engine (reusing ``pipe`` if
+    it is that checkpoint)."""
     from .parity.reference import run_case
 
     checkpoint = Path(cfg.parity.checkpoint).resolve()
-    if pipe is None or Path(pipe.checkpoint_dir).resolve() != checkpoint:
+    if cfg.engine.name == "native" and (pipe is None or Path(pipe.checkpoint_dir).resolve() != checkpoint):
         pipe = LongCatI2V.from_pretrained(checkpoint, device="cpu", dtype=torch.float32)
-    return [run_case(pipe, cfg.parity.cases_dir, name) for name in tqdm(cfg.parity.cases, desc="parity", leave=False)]
+
+    def engine_for(distill: bool) -> Engine:
+        return make_engine(cfg, pipe, checkpoint, distill)
+
+    cases = tqdm(cfg.parity.cases, desc="parity", leave=False)
+    return [run_case(engine_for, cfg.parity.cases_dir, name) for name in cases]
 
 
 def summarize(rows: list[dict], parity: list[dict]) -> dict[str, float | None]:
@@ -169,6 +174,7 @@ def run_job(cfg, job_dir: Path, overrides: list[str], run_name: str, group: str 
                 **generation_request(cfg.sampler),
                 "checkpoint": str(pipe.checkpoint_dir) if pipe else None,
                 "dtype": cfg.model.dtype.name,
+                "engine": cfg.engine.name,
                 "dataset": cfg.dataset.name,
             },
             "perceptual_backend": perceptual.name if perceptual else None,

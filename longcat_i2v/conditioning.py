@@ -47,6 +47,11 @@ def image_to_pixels(image: Image.Image, height: int, width: int) -> torch.Tensor
     return torch.from_numpy(arr * 2.0 - 1.0).permute(2, 0, 1)[None, :, None]
 
 
+def pixels_to_image(pixels: torch.Tensor) -> np.ndarray:
+    """[1, 3, 1, H, W] in [-1, 1] → float32 [H, W, 3] in [0, 1]: the conditioning image as the model sees it."""
+    return ((pixels[0, :, 0].permute(1, 2, 0) + 1) / 2).float().cpu().numpy()
+
+
 def latent_stats(vae) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel latents_mean and latents_std from the VAE config, shaped [1, C, 1, 1, 1]."""
     cfg = vae.config

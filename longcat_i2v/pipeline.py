@@ -228,5 +228,5 @@ class LongCatI2V:
         finally:
             if lora is not None:
                 lora.remove()
-        cond_image = ((pixels[0, :, 0].permute(1, 2, 0) + 1) / 2).numpy()
+        cond_image = conditioning.pixels_to_image(pixels)
         return GenerationOutput(self.decode(latents), latents, seed, cond_image, pil.size)

@@ -9,15 +9,16 @@ selected uint8 frames only).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from longcat_i2v import LongCatI2V
 from longcat_i2v.video import to_uint8
 
+from ..engines import Engine
 from ..metrics.parity import abs_diff, per_step_diffs
 
 
@@ -42,7 +43,7 @@ def compare(
     tol = case.get("tolerance", {})
     result: dict = {"case": case["name"], "final_latents": abs_diff(latents, tensors["final_latents"])}
     ref_steps = _ref_steps(tensors)
-    result["steps"] = per_step_diffs(steps, ref_steps) if ref_steps else []
+    result["steps"] = per_step_diffs(steps, ref_steps) if ref_steps and steps else []
     checks = [result["final_latents"]["max_abs"] <= tol.get("latents_atol", 1e-3)]
     checks += [s["max_abs"] <= tol.get("latents_atol", 1e-3) for s in result["steps"]]
     if "video" in tensors:
@@ -56,22 +57,36 @@ def compare(
     return result
 
 
-def run_case(pipe: LongCatI2V, cases_dir: str | Path, name: str) -> dict:
-    """Generate the case with the original's inputs and generator and compare with its stored outputs."""
+def case_request(case: dict) -> dict:
+    """The case's generation settings as ``generate_video`` keyword arguments (explicit size: the small cases
+    were made with a tiny bucket table)."""
+    return {
+        "negative_prompt": case.get("negative_prompt"),
+        "num_frames": case["num_frames"],
+        "resolution": case["resolution"],
+        "height": case["height"],
+        "width": case["width"],
+        "num_inference_steps": case["num_inference_steps"],
+        "guidance_scale": case["guidance_scale"],
+        "distill": case["use_distill"],
+        "max_sequence_length": case["max_sequence_length"],
+    }
+
+
+def run_case(engine_for: Callable[[bool], Engine], cases_dir: str | Path, name: str) -> dict:
+    """Generate the case with the original's inputs and seed on ``engine_for(distill)`` and compare with its
+    stored outputs (per step too, when the engine reports its steps)."""
     case, tensors = load_case(cases_dir, name)
-    steps: list[torch.Tensor] = []
-    out = pipe.generate_video(
-        case["prompt"],
-        image=str(Path(cases_dir) / case["input_image"]),
-        negative_prompt=case.get("negative_prompt"),
-        num_frames=case["num_frames"],
-        height=case["height"],
-        width=case["width"],
-        num_inference_steps=case["num_inference_steps"],
-        guidance_scale=case["guidance_scale"],
-        distill=case["use_distill"],
-        generator=torch.Generator("cpu").manual_seed(case["seed"]),
-        max_sequence_length=case["max_sequence_length"],
-        callback=lambda step, total, latents: steps.append(latents.detach().float().cpu().clone()),
-    )
-    return {"mode": "reference", **compare(case, tensors, steps, out.latents, out.frames)}
+    engine = engine_for(case["use_distill"])
+    try:
+        run = engine.generate(
+            str(Path(cases_dir) / case["input_image"]),
+            case["prompt"],
+            case_request(case),
+            case["seed"],
+            on_step=lambda latents: None,
+            keep_steps=True,
+        )
+    finally:
+        engine.close()
+    return {"mode": "reference", "engine": engine.name, **compare(case, tensors, run.steps, run.latents, run.frames)}

@@ -1,0 +1,114 @@
+"""Generation engines for the harness, behind one small interface: ``native`` (our ``LongCatI2V``) or
+``fastvideo`` (FastVideo 0.2.1's own LongCat I2V pipeline through ``interop.fastvideo_engine``), fed the same
+checkpoint, image, prompt, settings and starting latents, so their scores, speed and parity sit side by side."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from longcat_i2v import LongCatI2V, conditioning
+from longcat_i2v.images import load_image
+
+ENGINES = ("native", "fastvideo")
+FASTVIDEO_PRECISION = {"float32": "fp32", "bfloat16": "bf16"}
+OnStep = Callable[[torch.Tensor], None]
+
+
+@dataclass
+class EngineRun:
+    """One generation: float frames [F, H, W, 3], the conditioning image as the model saw it, final latents,
+    the latents after each step (when the engine can report them) and the wall time of each step."""
+
+    frames: np.ndarray
+    cond_image: np.ndarray
+    latents: torch.Tensor
+    step_seconds: list[float]
+    steps: list[torch.Tensor] = field(default_factory=list)
+
+    @property
+    def seconds_per_step(self) -> float:
+        """Median wall time of a step; NaN when no step could be timed (a one-step native run)."""
+        return statistics.median(self.step_seconds) if self.step_seconds else float("nan")
+
+
+class Engine(Protocol):
+    name: str
+
+    def generate(
+        self, image: str, prompt: str, request: dict, seed: int, on_step: OnStep, keep_steps: bool
+    ) -> EngineRun: ...
+
+    def close(self) -> None: ...
+
+
+class NativeEngine:
+    """Our pipeline; step time is the interval between consecutive step callbacks (the first step, which
+    follows text and image encoding, is left out)."""
+
+    name = "native"
+
+    def __init__(self, pipe: LongCatI2V) -> None:
+        self.pipe = pipe
+
+    def generate(
+        self, image: str, prompt: str, request: dict, seed: int, on_step: OnStep, keep_steps: bool
+    ) -> EngineRun:
+        stamps: list[float] = []
+        steps: list[torch.Tensor] = []
+
+        def callback(step: int, total: int, latents: torch.Tensor) -> None:
+            stamps.append(time.perf_counter())
+            if keep_steps:
+                steps.append(latents.detach().float().cpu().clone())
+            on_step(latents)
+
+        out = self.pipe.generate_video(
+            prompt, image=image, generator=torch.Generator("cpu").manual_seed(seed), callback=callback, **request
+        )
+        return EngineRun(out.frames, out.cond_image, out.latents, np.diff(stamps).tolist(), steps)
+
+    def close(self) -> None:
+        """Nothing to release: the pipeline belongs to the caller."""
+
+
+class FastVideoPeer:
+    """FastVideo's pipeline on the same checkpoint; one loaded engine per (checkpoint, precision, distill)."""
+
+    name = "fastvideo"
+
+    def __init__(self, checkpoint_dir: str, dtype: str, distill: bool) -> None:
+        from interop.fastvideo_engine import FastVideoEngine
+
+        self.engine = FastVideoEngine(checkpoint_dir, FASTVIDEO_PRECISION[dtype], distill)
+
+    def generate(
+        self, image: str, prompt: str, request: dict, seed: int, on_step: OnStep, keep_steps: bool
+    ) -> EngineRun:
+        pil = load_image(image)
+        height, width = conditioning.resolve_size(pil, request["resolution"], request["height"], request["width"])
+        run = self.engine.generate(
+            image,
+            prompt,
+            num_frames=request["num_frames"],
+            height=height,
+            width=width,
+            steps=request["num_inference_steps"],
+            guidance=request["guidance_scale"],
+            seed=seed,
+            negative_prompt=request["negative_prompt"],
+            max_sequence_length=request["max_sequence_length"],
+        )
+        for _ in run.step_seconds:
+            on_step(run.latents)
+        cond_image = conditioning.pixels_to_image(conditioning.image_to_pixels(pil, height, width))
+        return EngineRun(run.frames, cond_image, run.latents, list(run.step_seconds))
+
+    def close(self) -> None:
+        self.engine.close()
