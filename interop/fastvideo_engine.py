@@ -1,9 +1,9 @@
 """FastVideo 0.2.1's LongCat I2V pipeline as a peer engine: same checkpoint, same inputs, same starting latents.
 
-``run_fastvideo(...)`` is the harness entry point; ``FastVideoEngine`` keeps one loaded ``VideoGenerator`` for
-several runs. A hub-layout checkpoint is converted once to FastVideo's layout (``longcat_i2v.layouts``) in the
-cache; the generation goes through ``VideoGenerator.generate_video`` and FastVideo's own
-``LongCatImageToVideoPipeline`` stages, text encoder, VAE, scheduler and DiT.
+``FastVideoEngine`` keeps one loaded ``VideoGenerator`` for several runs (the harness wraps it in
+``eval.engines.FastVideoPeer``). A hub-layout checkpoint is converted once to FastVideo's layout
+(``longcat_i2v.convert``) in the cache; the generation goes through ``VideoGenerator.generate_video`` and
+FastVideo's own ``LongCatImageToVideoPipeline`` stages, text encoder, VAE, scheduler and DiT.
 
 What FastVideo 0.2.1 needs to run on a CPU-only machine, all done in this module and nowhere else (items 2-4
 by ``enable_cpu()``, idempotent; 5-8 by ``FastVideoEngine``):
@@ -295,32 +295,3 @@ class FastVideoEngine:
 
     def close(self) -> None:
         self.generator.shutdown()
-
-
-def run_fastvideo(
-    checkpoint_dir: str | Path,
-    image: ImageLike,
-    prompt: str,
-    *,
-    num_frames: int,
-    height: int,
-    width: int,
-    steps: int,
-    guidance: float,
-    seed: int,
-    negative_prompt: str | None = None,
-    distill: bool = False,
-    max_sequence_length: int = defaults.MAX_SEQUENCE_LENGTH,
-    precision: str = "fp32",
-) -> tuple[np.ndarray, list[float]]:
-    """One FastVideo generation for the harness: (frames float32 [F, H, W, 3] in [0, 1], seconds per step).
-    Starts from the same latents as ``LongCatI2V.generate_video(..., seed=seed)``."""
-    engine = FastVideoEngine(checkpoint_dir, precision, distill)
-    try:
-        run = engine.generate(
-            image, prompt, num_frames=num_frames, height=height, width=width, steps=steps, guidance=guidance,
-            seed=seed, negative_prompt=negative_prompt, max_sequence_length=max_sequence_length,
-        )  # fmt: skip
-    finally:
-        engine.close()
-    return run.frames, run.step_seconds
