@@ -30,7 +30,6 @@ def _axis_angles(n: int, dim: int, base: float) -> torch.Tensor:
     return angles.repeat_interleave(2, dim=-1)  # each frequency twice, for the (2i, 2i+1) pair
 
 
-@lru_cache(maxsize=16)
 def grid_angles(grid: tuple[int, int, int], head_dim: int, base: float = 10000.0) -> torch.Tensor:
     """Rotation angles [T*H*W, head_dim] for a latent token grid in T,H,W raster order."""
     t, h, w = grid
@@ -48,16 +47,23 @@ def rope_cos_sin(
     cond_rope: str = "full",
     device: torch.device | str = "cpu",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos/sin tables [N, head_dim] (float32) for the grid; identity rotation on skipped cond tokens."""
+    """cos/sin tables [N, head_dim] (float32) for the grid; identity rotation on skipped cond tokens.
+    Cached per (grid, mode, device): every step of a video reuses them (treat them as read-only)."""
     if cond_rope not in COND_ROPE_MODES:
         raise ValueError(f"cond_rope must be one of {COND_ROPE_MODES}, got {cond_rope!r}")
-    angles = grid_angles(tuple(grid), head_dim)
+    n_cond = num_cond_latents if cond_rope == "skip" else 0
+    return _cos_sin(tuple(grid), head_dim, n_cond, str(torch.device(device)))
+
+
+@lru_cache(maxsize=8)
+def _cos_sin(
+    grid: tuple[int, int, int], head_dim: int, skip_latents: int, device: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    angles = grid_angles(grid, head_dim)
     cos, sin = angles.cos(), angles.sin()
-    if cond_rope == "skip" and num_cond_latents > 0:
-        n_cond = num_cond_latents * grid[1] * grid[2]
-        cos, sin = cos.clone(), sin.clone()
-        cos[:n_cond] = 1.0
-        sin[:n_cond] = 0.0
+    n_cond = skip_latents * grid[1] * grid[2]
+    cos[:n_cond] = 1.0
+    sin[:n_cond] = 0.0
     return cos.to(device), sin.to(device)
 
 
