@@ -63,13 +63,14 @@ def latent_stats(vae) -> tuple[torch.Tensor, torch.Tensor]:
 def normalize(z: torch.Tensor, vae) -> torch.Tensor:
     """(z − mean) · (1/std), written as the original writes it (multiply by the reciprocal)."""
     mean, std = latent_stats(vae)
-    return (z - mean.to(z)) * (1.0 / std).to(z)
+    return (z - mean.to(z)) * (1.0 / std.to(z))
 
 
 def denormalize(latents: torch.Tensor, vae) -> torch.Tensor:
-    """Inverse of ``normalize``: z / (1/std) + mean."""
+    """Inverse of ``normalize``: z / (1/std) + mean, in the dtype of ``latents`` (the original casts the
+    latents to the VAE dtype first, so in bfloat16 the reciprocal is taken in bfloat16 too)."""
     mean, std = latent_stats(vae)
-    return latents / (1.0 / std).to(latents) + mean.to(latents)
+    return latents / (1.0 / std.to(latents)) + mean.to(latents)
 
 
 def randn(shape: tuple[int, ...], generator: torch.Generator, device: torch.device | str) -> torch.Tensor:

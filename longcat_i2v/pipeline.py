@@ -164,7 +164,7 @@ class LongCatI2V:
     def decode(self, latents: torch.Tensor) -> np.ndarray:
         """Denormalize, VAE-decode (clamped to [-1, 1]) and map to float frames [F, H, W, 3] in [0, 1]."""
         vae = self.components.vae
-        video = vae.decode(conditioning.denormalize(latents, vae).to(vae.dtype), return_dict=False)[0]
+        video = vae.decode(conditioning.denormalize(latents.to(vae.dtype), vae), return_dict=False)[0]
         video = (video.float() / 2 + 0.5).clamp(0, 1)
         return video[0].permute(1, 2, 3, 0).cpu().numpy()
 
