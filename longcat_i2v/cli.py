@@ -9,8 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 from . import defaults
 from .errors import LongCatError
 
@@ -49,7 +47,7 @@ def _generate_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--max-sequence-length", type=int, default=defaults.MAX_SEQUENCE_LENGTH)
     p.add_argument("--resize-to-input", action="store_true", help="resize the video back to the input image size")
-    p.add_argument("--fps", type=int, default=defaults.FPS)
+    p.add_argument("--fps", type=_fps, default=defaults.FPS, help="1 to 120 (default %(default)s)")
     p.add_argument("--output", default="output.mp4", help="mp4 path (default %(default)s)")
     p.add_argument("--device", default=defaults.default_device())
     p.add_argument(
@@ -63,19 +61,63 @@ def _generate_parser(sub: argparse._SubParsersAction) -> None:
     )
 
 
+def _fps(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 120:
+        raise argparse.ArgumentTypeError(f"fps must be between 1 and 120, got {value}")
+    return value
+
+
+def _request(args: argparse.Namespace) -> dict:
+    """The generate_video arguments, checked (and the image read) before any model is loaded."""
+    from .conditioning import resolve_size
+    from .images import load_image
+    from .pipeline import check_inputs
+
+    steps = defaults.steps_for(args.distill) if args.steps is None else args.steps
+    guidance = defaults.guidance_for(args.distill) if args.guidance is None else args.guidance
+    negative = args.negative_prompt or None
+    check_inputs(args.prompt, negative, args.num_frames, steps, guidance, args.cond_rope, args.max_sequence_length)
+    image = load_image(args.image)
+    resolve_size(image, args.resolution, args.height, args.width)
+    return {
+        "prompt": args.prompt,
+        "image": image,
+        "negative_prompt": negative,
+        "num_frames": args.num_frames,
+        "resolution": args.resolution,
+        "height": args.height,
+        "width": args.width,
+        "num_inference_steps": steps,
+        "guidance_scale": guidance,
+        "seed": args.seed,
+        "distill": args.distill,
+        "cond_rope": args.cond_rope,
+        "max_sequence_length": args.max_sequence_length,
+    }
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from . import parallel
-    from .pipeline import LongCatI2V
-    from .tiny import ensure_tiny_checkpoint
-    from .video import even_size, resize_frames, to_uint8, write_mp4
 
+    request = _request(args)
     device = args.device
     world = args.sp * (2 if args.cfg_parallel else 1)
     if world > 1:
         device = parallel.init_process_group(world, device)
-    is_main = parallel.is_main_process()
+    try:
+        return _generate(args, request, device, parallel.is_main_process())
+    finally:
+        parallel.destroy_process_group()
+
+
+def _generate(args: argparse.Namespace, request: dict, device: str, is_main: bool) -> int:
+    from tqdm import tqdm
+
+    from .pipeline import LongCatI2V
+    from .tiny import ensure_tiny_checkpoint
+    from .video import even_size, resize_frames, to_uint8, write_mp4
+
     dtype = defaults.DTYPES[args.dtype or defaults.default_dtype(device)]
     checkpoint = Path(args.checkpoint) if args.checkpoint else ensure_tiny_checkpoint()
     pipe = LongCatI2V.from_pretrained(
@@ -85,30 +127,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         print(
             f"note: {checkpoint} is the built-in tiny random-weight checkpoint; its videos are noise", file=sys.stderr
         )
-    bar = tqdm(desc="denoising", unit="step", disable=not is_main)
-
-    def progress(step: int, total: int, _latents: torch.Tensor) -> None:
-        bar.total = total
-        bar.update(1)
-
+    bar = tqdm(desc="denoising", total=request["num_inference_steps"], unit="step", disable=not is_main)
     start = time.perf_counter()
-    out = pipe.generate_video(
-        args.prompt,
-        image=args.image,
-        negative_prompt=args.negative_prompt or None,
-        num_frames=args.num_frames,
-        resolution=args.resolution,
-        height=args.height,
-        width=args.width,
-        num_inference_steps=args.steps,
-        guidance_scale=args.guidance,
-        seed=args.seed,
-        distill=args.distill,
-        cond_rope=args.cond_rope,
-        max_sequence_length=args.max_sequence_length,
-        callback=progress,
-    )
-    bar.close()
+    with bar:
+        out = pipe.generate_video(**request, callback=lambda step, total, latents: bar.update(1))
     if is_main:
         frames = to_uint8(out.frames)
         if args.resize_to_input:
@@ -117,7 +139,6 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         elapsed = time.perf_counter() - start
         h, w = frames.shape[1:3]
         print(f"wrote {path} ({len(frames)} frames, {w}x{h}, {args.fps} fps) seed={out.seed} in {elapsed:.1f}s")
-    parallel.destroy_process_group()
     return 0
 
 

@@ -73,18 +73,21 @@ def denormalize(latents: torch.Tensor, vae) -> torch.Tensor:
     return latents / (1.0 / std.to(latents)) + mean.to(latents)
 
 
-def randn(shape: tuple[int, ...], generator: torch.Generator, device: torch.device | str) -> torch.Tensor:
+def randn(
+    shape: tuple[int, ...], generator: torch.Generator, device: torch.device | str, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """Standard normal draw on the generator's device, moved to ``device`` (a CPU generator reproduces
     CPU references whatever device runs the model)."""
-    return torch.randn(shape, generator=generator, device=generator.device, dtype=torch.float32).to(device)
+    return torch.randn(shape, generator=generator, device=generator.device, dtype=dtype).to(device)
 
 
 @torch.no_grad()
 def encode_condition(vae, pixels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """VAE posterior sample of the image (mean + std·ε, not the mode), normalized: [1, 16, 1, h, w]."""
+    """VAE posterior sample of the image (mean + std·ε, not the mode), normalized: [1, 16, 1, h, w].
+    ε is drawn in the VAE's dtype, as diffusers' ``DiagonalGaussianDistribution.sample`` draws it."""
     device = next(vae.parameters()).device
     dist = vae.encode(pixels.to(device, vae.dtype)).latent_dist
-    eps = randn(tuple(dist.mean.shape), generator, device).to(dist.mean.dtype)
+    eps = randn(tuple(dist.mean.shape), generator, device, dist.mean.dtype)
     return normalize((dist.mean + dist.std * eps).float(), vae)
 
 

@@ -23,6 +23,7 @@ from .layouts import (
     lora_to_hub,
     model_index,
 )
+from .lora import read_lora_file
 from .weights import MAX_SHARD_BYTES, DiTWeights, write_dit_weights
 
 
@@ -46,7 +47,7 @@ def convert_checkpoint(
     VAE, text encoder, tokenizer and scheduler are copied as they are (hard-linked with ``link``, where the
     file system allows); the DiT and LoRA files are mapped through ``MODULES``. Written atomically: ``dst``
     appears only when complete."""
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import save_file
 
     from .checkpoint import check_layout, read_json
 
@@ -71,7 +72,7 @@ def convert_checkpoint(
         )
         write_dit_weights(DiTWeights(dit_src, layout, to), dit_dst, max_shard_bytes)
         for name, path in lora_files(src, layout).items():
-            state = load_file(str(path))
+            state = read_lora_file(path)
             out = lora_to_fastvideo(state, str(path)) if to == FASTVIDEO else lora_to_hub(state, str(path))
             target = lora_path(tmp, to, name)
             target.parent.mkdir(parents=True, exist_ok=True)

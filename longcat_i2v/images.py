@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import io
-import urllib.error
 import urllib.request
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import defaults
 from .errors import ImageInputError
@@ -20,26 +20,30 @@ def _fetch(url: str, max_bytes: int, timeout: float) -> bytes:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - scheme checked by the caller
             data = resp.read(max_bytes + 1)
-    except (urllib.error.URLError, TimeoutError, ValueError) as exc:
+    except (OSError, ValueError, http.client.HTTPException) as exc:  # URLError, timeouts, resets, cut-off bodies
         raise ImageInputError(f"cannot fetch image URL {url}: {exc}") from exc
     if len(data) > max_bytes:
         raise ImageInputError(f"image at {url} is larger than {max_bytes // (1024 * 1024)} MiB")
     return data
 
 
-def _open(source: io.BytesIO | Path, name: str, max_pixels: int) -> Image.Image:
+def _decode(data: bytes, name: str, max_pixels: int) -> Image.Image:
+    """Decode with the size checked before the pixels are, upright per its EXIF orientation (as diffusers'
+    ``load_image``, which the original uses, does), as RGB."""
     try:
-        image = Image.open(source)
+        with Image.open(io.BytesIO(data)) as image:
+            _check_size(image, name, max_pixels)
+            return _upright_rgb(image)
     except UnidentifiedImageError as exc:
         raise ImageInputError(f"{name} is not an image PIL can read (PNG, JPEG, WebP, ...)") from exc
-    except OSError as exc:
-        raise ImageInputError(f"cannot read image {name}: {exc}") from exc
-    _check_size(image, name, max_pixels)
-    try:
-        image.load()
-    except (OSError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise ImageInputError(f"{name} has more than {max_pixels} pixels: {exc}") from exc
+    except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt data
         raise ImageInputError(f"cannot decode image {name}: {exc}") from exc
-    return image
+
+
+def _upright_rgb(image: Image.Image) -> Image.Image:
+    return ImageOps.exif_transpose(image).convert("RGB")
 
 
 def _check_size(image: Image.Image, name: str, max_pixels: int) -> None:
@@ -56,15 +60,15 @@ def load_image(
     max_bytes: int = defaults.MAX_IMAGE_BYTES,
     timeout: float = defaults.URL_TIMEOUT_S,
 ) -> Image.Image:
-    """Return the image as RGB, refusing unreadable, empty and oversized inputs with ImageInputError."""
+    """Return the image as upright RGB, refusing unreadable, empty and oversized inputs with ImageInputError."""
     if isinstance(image, Image.Image):
         _check_size(image, "the input image", max_pixels)
-        return image.convert("RGB")
+        return _upright_rgb(image)
     if not isinstance(image, str | Path):
         raise ImageInputError(f"image must be a PIL.Image, a file path or an http(s) URL, got {type(image).__name__}")
     text = str(image)
     if text.startswith(("http://", "https://")):
-        return _open(io.BytesIO(_fetch(text, max_bytes, timeout)), text, max_pixels).convert("RGB")
+        return _decode(_fetch(text, max_bytes, timeout), text, max_pixels)
     if "://" in text:
         raise ImageInputError(f"unsupported URL scheme in {text!r}; only http:// and https:// are fetched")
     path = Path(text).expanduser()
@@ -72,4 +76,4 @@ def load_image(
         raise ImageInputError(f"image file not found: {path}")
     if path.stat().st_size > max_bytes:
         raise ImageInputError(f"image file {path} is larger than {max_bytes // (1024 * 1024)} MiB")
-    return _open(path, str(path), max_pixels).convert("RGB")
+    return _decode(path.read_bytes(), str(path), max_pixels)

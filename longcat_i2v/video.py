@@ -53,10 +53,12 @@ def write_mp4(frames: np.ndarray, path: str | Path, fps: int = defaults.FPS, crf
         macro_block_size=1,
         output_params=["-crf", str(crf), "-movflags", "+faststart"],
     )
-    writer.send(None)
-    for frame in frames:
-        writer.send(np.ascontiguousarray(frame))
-    writer.close()
+    try:
+        writer.send(None)
+        for frame in frames:
+            writer.send(np.ascontiguousarray(frame))
+    finally:
+        writer.close()  # ends the ffmpeg process on errors too
     return path
 
 

@@ -2,6 +2,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from longcat_i2v.cli import main
@@ -45,7 +46,9 @@ def test_bad_input_exits_2_with_message(tiny_ckpt, tmp_path, capsys):
     args = ["generate", "--checkpoint", str(tiny_ckpt), "--image", str(tmp_path / "none.png"), "--prompt", "x"]
     assert main(args) == 2
     assert "image file not found" in capsys.readouterr().err
-    assert main(["generate", "--checkpoint", str(tmp_path), "--image", "a.png", "--prompt", "x"]) == 2
+    img = tmp_path / "in.png"
+    Image.new("RGB", (32, 32)).save(img)
+    assert main(["generate", "--checkpoint", str(tmp_path), "--image", str(img), "--prompt", "x"]) == 2
     assert "missing folder(s)" in capsys.readouterr().err
 
 
@@ -55,3 +58,17 @@ def test_make_tiny_and_console_script(tmp_path):
     assert main(["make-tiny", str(tmp_path / "t")]) == 2  # refuses to overwrite
     done = subprocess.run([sys.executable, "-m", "longcat_i2v.cli", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "generate" in done.stdout
+
+
+def test_arguments_are_checked_before_the_model_loads(tmp_path, capsys):
+    """A bad frame count or fps is reported even though the checkpoint does not exist: nothing was loaded."""
+    img = tmp_path / "in.png"
+    Image.new("RGB", (32, 32)).save(img)
+    base = ["generate", "--checkpoint", str(tmp_path / "absent"), "--image", str(img), "--prompt", "x"]
+    assert main([*base, "--num-frames", "6"]) == 2
+    assert "4k+1" in capsys.readouterr().err
+    assert main([*base, "--height", "64"]) == 2
+    assert "both height and width" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*base, "--fps", "500"])
+    assert "fps must be between 1 and 120" in capsys.readouterr().err

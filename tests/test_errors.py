@@ -71,6 +71,24 @@ def test_image_inputs(tmp_path):
     assert load_image(Image.new("RGBA", (4, 3))).mode == "RGB"
 
 
+def test_decompression_bomb_refused_at_open(tmp_path, monkeypatch):
+    """PIL refuses far-too-large images already when opening them; that must still be an ImageInputError."""
+    path = tmp_path / "bomb.png"
+    Image.new("RGB", (100, 100)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # PIL raises above twice this
+    with pytest.raises(ImageInputError, match="more than"):
+        load_image(path, max_pixels=10**9)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    """A phone photo stored sideways with an EXIF rotation comes out upright, as diffusers' load_image does."""
+    path = tmp_path / "phone.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    Image.new("RGB", (60, 40), "green").save(path, exif=exif)
+    assert load_image(path).size == (40, 60)
+
+
 def test_image_url_is_fetched_over_http(tmp_path):
     """A local http server (loopback only) serves a PNG and a non-image."""
     import http.server

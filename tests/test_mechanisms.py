@@ -90,3 +90,16 @@ def test_cfg_zero_matches_formula():
     st = (cond * uncond).sum() / ((uncond**2).sum() + 1e-8)
     expected = uncond * st + 5.0 * (cond - uncond * st)
     torch.testing.assert_close(cfg_zero(uncond, cond, 5.0), expected)
+
+
+def test_posterior_noise_is_drawn_in_the_vae_dtype(tiny_pipe):
+    """In bfloat16 the original samples ε with diffusers' DiagonalGaussianDistribution.sample, i.e. drawn in
+    the VAE's dtype; drawing in float32 and casting gives different values."""
+    import copy
+
+    vae = copy.deepcopy(tiny_pipe.components.vae).to(torch.bfloat16)
+    pixels = torch.rand(1, 3, 1, 32, 48, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    ours = conditioning.encode_condition(vae, pixels, torch.Generator().manual_seed(9))
+    with torch.no_grad():
+        sample = vae.encode(pixels.to(torch.bfloat16)).latent_dist.sample(torch.Generator().manual_seed(9))
+    torch.testing.assert_close(ours, conditioning.normalize(sample.float(), vae), atol=0, rtol=0)
