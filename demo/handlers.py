@@ -101,10 +101,11 @@ class Handlers:
             result.settings,
         )
 
-    @staticmethod
-    def distill_defaults(distill: bool) -> tuple[int, float]:
-        """Steps and guidance the distill LoRA expects (16, 1.0) or the base model's (50, 4.0)."""
-        return defaults.steps_for(distill), defaults.guidance_for(distill)
+    def distill_defaults(self, distill: bool) -> tuple[int, float]:
+        """Steps and guidance the distill LoRA expects (16, 1.0), or back to the form's own starting steps
+        and the base model's guidance when it is switched off."""
+        steps = defaults.DISTILL_STEPS if distill else self.config.steps
+        return steps, defaults.guidance_for(distill)
 
     @staticmethod
     def show_custom_size(resolution: str) -> tuple[dict, dict]:

@@ -10,6 +10,7 @@ import logging
 import tempfile
 import threading
 import time
+import traceback
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from longcat_i2v import LongCatI2V
 from longcat_i2v.errors import GenerationCancelled
@@ -111,8 +113,26 @@ class GenerationWorker:
 
     def _run(self, job: Job, on_progress: ProgressReporter) -> GenerationResult:
         self._remove_old_outputs()
-        request = job.request
         job.status = "running"
+        try:
+            result = self._generate(job, on_progress)
+        except BaseException as exc:
+            # The future keeps this exception; drop the finished frames' locals (latents, activations, on the
+            # GPU in a CUDA run) so a cancelled or failed job holds no memory.
+            traceback.clear_frames(exc.__traceback__.tb_next)
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            cancelled = isinstance(exc, GenerationCancelled)
+            self._finish(job, "cancelled" if cancelled else "failed")
+            if cancelled:
+                logger.info("job %s cancelled after %d of %d steps", job.id, job.steps_done, job.total_steps)
+            raise
+        self._finish(job, "done")
+        logger.info("job %s done in %.1f s: %s", job.id, result.seconds, result.video.name)
+        return result
+
+    def _generate(self, job: Job, on_progress: ProgressReporter) -> GenerationResult:
+        request = job.request
         start = time.perf_counter()
 
         def after_step(step: int, total: int, latents: object) -> None:
@@ -121,27 +141,14 @@ class GenerationWorker:
             if job.cancel_requested.is_set():
                 raise GenerationCancelled(f"cancelled after step {job.steps_done} of {total}")
 
-        try:
-            if job.cancel_requested.is_set():
-                raise GenerationCancelled("cancelled before it started")
-            on_progress(0, request.steps, "Encoding the prompt and the image")
-            out = self.pipe.generate_video(**request.pipeline_kwargs(), callback=after_step)
-            video = write_mp4(
-                out.frames, self.output_dir / f"{OUTPUT_PREFIX}seed{out.seed}_{job.id[:12]}.mp4", request.fps
-            )
-        except GenerationCancelled:
-            self._finish(job, "cancelled")
-            logger.info("job %s cancelled after %d of %d steps", job.id, job.steps_done, job.total_steps)
-            raise
-        except BaseException:
-            self._finish(job, "failed")
-            raise
+        if job.cancel_requested.is_set():
+            raise GenerationCancelled("cancelled before it started")
+        on_progress(0, request.steps, "Encoding the prompt and the image")
+        out = self.pipe.generate_video(**request.pipeline_kwargs(), callback=after_step)
+        video = write_mp4(out.frames, self.output_dir / f"{OUTPUT_PREFIX}seed{out.seed}_{job.id[:12]}.mp4", request.fps)
         seconds = time.perf_counter() - start
         settings = self._settings(request, out.seed, out.height, out.width, seconds)
-        result = GenerationResult(video, to_uint8(out.cond_image), to_uint8(out.frames[0]), out.seed, seconds, settings)
-        self._finish(job, "done")
-        logger.info("job %s done in %.1f s: %s", job.id, seconds, video.name)
-        return result
+        return GenerationResult(video, to_uint8(out.cond_image), to_uint8(out.frames[0]), out.seed, seconds, settings)
 
     def _finish(self, job: Job, status: str) -> None:
         job.status = status

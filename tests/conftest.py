@@ -19,6 +19,16 @@ def load_case(name: str) -> tuple[dict, dict[str, torch.Tensor]]:
     return meta, load_file(str(PARITY / "cases" / f"{name}.safetensors"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """The built-in tiny checkpoint (and anything else cached) goes to a temporary folder, never ~/.cache;
+    subprocesses started by tests inherit it."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("LONGCAT_I2V_CACHE", str(tmp_path_factory.mktemp("cache")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def parity_pipe():
     from longcat_i2v import LongCatI2V

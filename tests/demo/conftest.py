@@ -17,7 +17,6 @@ from demo.app import build_demo, launch_demo
 from demo.config import CUSTOM_SIZE, DemoConfig
 from demo.worker import GenerationWorker
 from longcat_i2v import LongCatI2V
-from longcat_i2v.tiny import ensure_tiny_checkpoint
 
 # Small enough that a generation takes well under a second on a CPU; max_steps is large so that a
 # cancel test can start a job that would run for a long time if the cancel did not stop it.
@@ -30,11 +29,6 @@ TINY_FORM = DemoConfig(
 class Served:
     url: str
     worker: GenerationWorker
-
-
-@pytest.fixture(scope="session")
-def tiny_pipe() -> LongCatI2V:
-    return LongCatI2V.from_pretrained(ensure_tiny_checkpoint(), device="cpu")
 
 
 @pytest.fixture(scope="session")

@@ -69,6 +69,22 @@ def test_cancel_stops_at_the_end_of_the_running_step(worker: GenerationWorker, t
     assert [job.status for job in worker.finished] == ["cancelled", "done"]
 
 
+def test_cancelled_job_keeps_no_tensors(worker: GenerationWorker, tiny_request) -> None:
+    """The future stores the cancel exception; its traceback must not pin latents (GPU memory in a real run)."""
+    import torch
+
+    jobs = []
+    jobs.append(worker.submit(tiny_request(steps=50), lambda done, total, what: done == 1 and jobs[0].cancel()))
+    error = jobs[0].future.exception(60)
+    assert isinstance(error, GenerationCancelled)
+    held = []
+    tb = error.__traceback__
+    while tb is not None:
+        held += [name for name, value in tb.tb_frame.f_locals.items() if isinstance(value, torch.Tensor)]
+        tb = tb.tb_next
+    assert held == []
+
+
 def test_job_cancelled_while_waiting_never_runs(worker: GenerationWorker, tiny_request) -> None:
     jobs: dict[str, Job] = {}
     both_submitted = threading.Event()
