@@ -13,7 +13,9 @@ from longcat_i2v.defaults import DTYPES
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="LongCat-Video image-to-video web demo.")
-    parser.add_argument("--checkpoint", help="LongCat-Video checkpoint folder (hub layout); default: tiny demo weights")
+    parser.add_argument(
+        "--checkpoint", help="LongCat-Video checkpoint folder (hub or FastVideo layout); default: tiny demo weights"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for your whole network)")
     parser.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")

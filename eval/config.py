@@ -26,7 +26,7 @@ ORIGINAL_REPO_ENV = "LONGCAT_ORIGINAL_REPO"
 # Enums built from the core's tuples, so the allowed values are named once (in longcat_i2v.defaults).
 CondRope = Enum("CondRope", {m: m for m in defaults.COND_ROPE_MODES})
 Resolution = Enum("Resolution", {r: r for r in defaults.RESOLUTIONS})
-DType = Enum("DType", {d: d for d in ("float32", "bfloat16", "float16")})
+DType = Enum("DType", {d: d for d in defaults.DTYPES})
 PerceptualBackend = Enum("PerceptualBackend", {b: b for b in ("auto", "lpips", "stlpips", "none")})
 PerceptualNet = Enum("PerceptualNet", {n: n for n in ("alex", "vgg")})
 FlowPreset = Enum("FlowPreset", {p: p for p in ("ultrafast", "fast", "medium")})
@@ -145,7 +145,11 @@ def validate(cfg) -> None:
     if cfg.dataset.manifest and not Path(cfg.dataset.manifest).is_file():
         _fail("dataset.manifest", cfg.dataset.manifest, "no such file (a .yaml/.yml/.jsonl manifest)")
     if cfg.model.checkpoint is not None and not Path(cfg.model.checkpoint).is_dir():
-        _fail("model.checkpoint", cfg.model.checkpoint, "no such directory (a checkpoint in the hub layout)")
+        _fail(
+            "model.checkpoint",
+            cfg.model.checkpoint,
+            "no such directory (a LongCat-Video checkpoint, hub or FastVideo layout)",
+        )
     if cfg.model.device.startswith("cuda") and not torch.cuda.is_available():
         _fail("model.device", cfg.model.device, "no CUDA device is available here; use model.device=cpu")
     if not 1 <= cfg.logger.fps <= 120:

@@ -16,7 +16,6 @@ import torch
 from longcat_i2v import LongCatI2V, conditioning
 from longcat_i2v.images import load_image
 
-ENGINES = ("native", "fastvideo")
 FASTVIDEO_PRECISION = {"float32": "fp32", "bfloat16": "bf16"}
 OnStep = Callable[[torch.Tensor], None]
 
@@ -65,12 +64,18 @@ class NativeEngine:
         steps: list[torch.Tensor] = []
 
         def callback(step: int, total: int, latents: torch.Tensor) -> None:
-            seconds.append(time.perf_counter() - starts[-1])
+            seconds.append(stamp() - starts[-1])
             if keep_steps:
                 steps.append(latents.detach().float().cpu().clone())
             on_step(latents)
 
-        hook = self.pipe.dit.register_forward_pre_hook(lambda module, args: starts.append(time.perf_counter()))
+        sync = torch.cuda.synchronize if self.pipe.device.type == "cuda" else lambda: None
+
+        def stamp() -> float:
+            sync()  # CUDA runs asynchronously: wait for the queued kernels before reading the clock
+            return time.perf_counter()
+
+        hook = self.pipe.dit.register_forward_pre_hook(lambda module, args: starts.append(stamp()))
         try:
             out = self.pipe.generate_video(
                 prompt, image=image, generator=torch.Generator("cpu").manual_seed(seed), callback=callback, **request

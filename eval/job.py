@@ -50,7 +50,7 @@ def load_pipeline(model_cfg) -> LongCatI2V:
         from longcat_i2v.tiny import ensure_tiny_checkpoint
 
         checkpoint = ensure_tiny_checkpoint()
-    dtype = getattr(torch, model_cfg.dtype.name)
+    dtype = defaults.DTYPES[model_cfg.dtype.name]
     return LongCatI2V.from_pretrained(checkpoint, device=model_cfg.device, dtype=dtype)
 
 

@@ -213,7 +213,7 @@ class FastVideoEngine:
             self.pipeline.get_module(name).to(dtype)
         self.distill = distill
         if distill:
-            lora = layouts.lora_path(self.checkpoint_dir, layouts.FASTVIDEO, "cfg_step_lora.safetensors")
+            lora = layouts.lora_path(self.checkpoint_dir, layouts.FASTVIDEO, defaults.DISTILL_LORA_NAME)
             if not lora.is_file():
                 raise CheckpointError(f"distill LoRA not found: {lora}")
             self.generator.set_lora_adapter("distilled", str(lora))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import defaults
 from .errors import LongCatError
+from .layouts import LAYOUTS
 
 
 def _generate_parser(sub: argparse._SubParsersAction) -> None:
@@ -38,7 +39,7 @@ def _generate_parser(sub: argparse._SubParsersAction) -> None:
         help=f"CFG scale (default {defaults.GUIDANCE}; {defaults.DISTILL_GUIDANCE} with --distill)",
     )
     p.add_argument("--seed", type=int, help="random seed (default: random, printed)")
-    p.add_argument("--distill", action="store_true", help="use the distill LoRA (lora/cfg_step_lora.safetensors)")
+    p.add_argument("--distill", action="store_true", help=f"use the distill LoRA ({defaults.DISTILL_LORA_NAME})")
     p.add_argument(
         "--cond-rope",
         default=defaults.COND_ROPE,
@@ -170,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     convert.add_argument("src", type=Path, help="checkpoint directory in either layout")
     convert.add_argument("dst", type=Path, help="new directory to write (must not exist)")
-    convert.add_argument("--to", choices=("hub", "fastvideo"), help="target layout (default: the other one)")
+    convert.add_argument("--to", choices=LAYOUTS, help="target layout (default: the other one)")
     return parser
 
 

@@ -17,12 +17,11 @@ from .errors import InvalidInputError
 SIZE_MULTIPLE = 16  # VAE spatial factor 8 × DiT patch 2
 
 
-def bucket_size(width: int, height: int, resolution: str, table: dict | None = None) -> tuple[int, int]:
+def bucket_size(width: int, height: int, resolution: str) -> tuple[int, int]:
     """(height, width) of the bucket whose ratio key is closest to height/width; first key wins ties."""
-    if table is None:
-        if resolution not in BUCKETS:
-            raise InvalidInputError(f"unknown resolution {resolution!r}; allowed: {', '.join(defaults.RESOLUTIONS)}")
-        table = BUCKETS[resolution]
+    if resolution not in BUCKETS:
+        raise InvalidInputError(f"unknown resolution {resolution!r}; allowed: {', '.join(defaults.RESOLUTIONS)}")
+    table = BUCKETS[resolution]
     ratio = height / width
     key = sorted(table, key=lambda k: abs(float(k) - ratio))[0]
     h, w = table[key]

@@ -269,7 +269,7 @@ def lora_path(root: Path, layout: str, name: str) -> Path:
     return root / "lora" / LORA_FOLDERS.get(name, Path(name).stem) / name
 
 
-def read_lora(root: str | Path, name: str = "cfg_step_lora.safetensors") -> dict[str, torch.Tensor]:
+def read_lora(root: str | Path, name: str) -> dict[str, torch.Tensor]:
     """LoRA file ``name`` of a checkpoint in either layout, as an original-format state dict."""
     from .lora import read_lora_file
 

@@ -121,11 +121,6 @@ def read_lora_file(path: str | Path) -> dict[str, torch.Tensor]:
         raise LoRAError(f"cannot read LoRA file {path}: {exc}") from exc
 
 
-def load_lora(path: str | Path, model: nn.Module) -> list[LoRAModule]:
-    """Read a LoRA file and check it fits ``model``."""
-    return fit_lora(read_lora_file(path), model, source=str(path))
-
-
 class LoRAHandle:
     """Active LoRA hooks on a model; ``remove()`` restores the base behaviour exactly."""
 

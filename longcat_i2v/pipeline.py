@@ -108,7 +108,7 @@ class LongCatI2V:
         sp_size: int = 1,
         cfg_parallel: bool = False,
     ) -> LongCatI2V:
-        """Load a checkpoint in the original hub layout. ``sp_size`` > 1 shards the DiT's sequence over
+        """Load a checkpoint in the original hub layout or FastVideo's. ``sp_size`` > 1 shards the DiT's sequence over
         that many ranks, and ``cfg_parallel`` runs the uncond/cond halves of CFG on two such groups, inside
         an initialized default process group of sp_size × (2 if cfg_parallel else 1) ranks."""
         components = load_components(checkpoint_dir, device, dtype)

@@ -12,8 +12,11 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
+from . import defaults
+from .checkpoint import SINGLE_FILE
 from .dit import DiTConfig, LongCatDiT
 from .lora import HYPHEN, PREFIX
+from .pipeline import TINY_MARKER
 
 TINY_VERSION = "tiny-v1"
 SEED = 20251123
@@ -55,7 +58,7 @@ def _write_dit(root: Path, gen: torch.Generator) -> LongCatDiT:
     (root / "dit").mkdir()
     save_file(
         {k: v.contiguous() for k, v in dit.state_dict().items()},
-        str(root / "dit" / "diffusion_pytorch_model.safetensors"),
+        str(root / "dit" / SINGLE_FILE),
     )
     config = {"_class_name": "LongCatVideoTransformer3DModel", **DIT.__dict__, "patch_size": list(DIT.patch_size),
               "enable_flashattn2": False, "enable_flashattn3": False, "enable_xformers": False, "enable_bsa": False,
@@ -80,7 +83,7 @@ def _write_lora(root: Path, dit: LongCatDiT, gen: torch.Generator) -> None:
             state.update({f"{key}.lora_up.blocks.{j}.weight": up for j, up in enumerate(ups)})
         state[f"{key}.alpha_scale"] = torch.tensor(0.5)
     (root / "lora").mkdir()
-    save_file(state, str(root / "lora" / "cfg_step_lora.safetensors"))
+    save_file(state, str(root / "lora" / defaults.DISTILL_LORA_NAME))
 
 
 def _write_tokenizer(root: Path) -> int:
@@ -137,7 +140,7 @@ def make_tiny_checkpoint(path: str | Path) -> Path:
             dit = _write_dit(tmp, gen)
             _write_lora(tmp, dit, gen)
             _write_components(tmp, gen)
-        index = {"_class_name": "LongCatVideoPipeline", "_longcat_i2v_tiny": True, "_tiny_version": TINY_VERSION,
+        index = {"_class_name": "LongCatVideoPipeline", TINY_MARKER: True, "_tiny_version": TINY_VERSION,
                  "dit": ["longcat_video", "LongCatVideoTransformer3DModel"],
                  "scheduler": ["longcat_video", "FlowMatchEulerDiscreteScheduler"],
                  "text_encoder": ["transformers", "UMT5EncoderModel"], "tokenizer": ["transformers", "T5TokenizerFast"],

@@ -12,7 +12,7 @@ from safetensors.torch import load_file, save_file
 from longcat_i2v import LongCatI2V
 from longcat_i2v.errors import CheckpointError, ImageInputError, InvalidInputError, LoRAError
 from longcat_i2v.images import load_image
-from longcat_i2v.lora import load_lora
+from longcat_i2v.lora import fit_lora, read_lora_file
 
 IMG = Image.fromarray(np.full((40, 60, 3), 128, np.uint8))
 SMALL = {"num_frames": 5, "height": 32, "width": 32, "num_inference_steps": 1}
@@ -174,6 +174,10 @@ def test_sharded_dit_loads_like_single_file(ckpt_copy, tiny_pipe):
     (dit_dir / "diffusion_pytorch_model-00002-of-00002.safetensors").unlink()
     with pytest.raises(CheckpointError, match="shard\\(s\\) named in .* missing: diffusion_pytorch_model-00002"):
         LongCatI2V.from_pretrained(ckpt_copy)
+
+
+def load_lora(path, model):
+    return fit_lora(read_lora_file(path), model, str(path))
 
 
 def test_lora_that_does_not_fit(tiny_pipe, tmp_path, tiny_ckpt):

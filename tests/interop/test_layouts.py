@@ -126,9 +126,9 @@ def test_layout_detection_errors(fv_copy, tiny_ckpt, tmp_path):
 
 
 def test_lora_in_both_layouts(tiny_ckpt, fv_ckpt):
-    hub = read_lora(tiny_ckpt)
+    hub = read_lora(tiny_ckpt, "cfg_step_lora.safetensors")
     assert (fv_ckpt / "lora" / "distilled" / "cfg_step_lora.safetensors").is_file()
-    from_fv = read_lora(fv_ckpt)
+    from_fv = read_lora(fv_ckpt, "cfg_step_lora.safetensors")
     assert from_fv.keys() == hub.keys()
     for key, value in hub.items():
         assert torch.equal(from_fv[key], value) and from_fv[key].shape == value.shape, key
