@@ -162,10 +162,8 @@ def initial_latents(
     """The first DiT input as the original computes it (diffusers' VAE, float32): noise, then the image's VAE
     posterior sample in frame 0, from one CPU generator seeded with ``seed``."""
     vae = _vae(Path(checkpoint_dir).resolve() / "vae")
-    generator = torch.Generator("cpu").manual_seed(seed)
-    noise = conditioning.randn(conditioning.latent_shape(num_frames, height, width), generator, "cpu")
-    cond = conditioning.encode_condition(vae, conditioning.image_to_pixels(image, height, width), generator)
-    return conditioning.place_condition(noise, cond)
+    pixels = conditioning.image_to_pixels(image, height, width)
+    return conditioning.prepare_latents(vae, pixels, num_frames, torch.Generator("cpu").manual_seed(seed), "cpu")
 
 
 @dataclass

@@ -95,6 +95,21 @@ def latent_shape(num_frames: int, height: int, width: int, channels: int = 16) -
     return (1, channels, (num_frames - 1) // 4 + 1, height // 8, width // 8)
 
 
+def prepare_latents(
+    vae,
+    pixels: torch.Tensor,
+    num_frames: int,
+    generator: torch.Generator,
+    device: torch.device | str,
+    channels: int = 16,
+) -> torch.Tensor:
+    """The first DiT input as the original computes it: the noise drawn first, then the image's VAE posterior
+    sample (normalized) in frame 0, both from ``generator``."""
+    _, _, _, height, width = pixels.shape
+    noise = randn(latent_shape(num_frames, height, width, channels), generator, device)
+    return place_condition(noise, encode_condition(vae, pixels, generator))
+
+
 def place_condition(noise: torch.Tensor, cond_latent: torch.Tensor) -> torch.Tensor:
     """The first DiT input: the noise with its leading latent frame(s) replaced by the image latent."""
     latents = noise.clone()

@@ -154,11 +154,8 @@ class LongCatI2V:
 
     def prepare_latents(self, pixels: torch.Tensor, num_frames: int, generator: torch.Generator) -> torch.Tensor:
         """Noise drawn first, then the image latent (posterior sample, normalized) put in frame 0."""
-        _, _, _, height, width = pixels.shape
-        shape = conditioning.latent_shape(num_frames, height, width, self.dit.config.in_channels)
-        noise = conditioning.randn(shape, generator, self.device)
-        cond = conditioning.encode_condition(self.components.vae, pixels, generator)
-        return conditioning.place_condition(noise, cond)
+        vae, channels = self.components.vae, self.dit.config.in_channels
+        return conditioning.prepare_latents(vae, pixels, num_frames, generator, self.device, channels)
 
     @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> np.ndarray:
