@@ -38,6 +38,16 @@ class LoRAModule:
     ups: list[torch.Tensor]
     alpha_scale: torch.Tensor
 
+    def like(self, layer: nn.Linear) -> LoRAModule:
+        """The same LoRA on the layer's device and in its dtype (no copy when already there)."""
+        w = layer.weight
+        return LoRAModule(
+            self.target,
+            self.down.to(w.device, w.dtype),
+            [u.to(w.device, w.dtype) for u in self.ups],
+            self.alpha_scale.to(w.device),
+        )
+
     def delta(self, x: torch.Tensor) -> torch.Tensor:
         h = x.to(self.down.dtype) @ self.down.T
         parts = h.chunk(len(self.ups), dim=-1)
@@ -104,10 +114,12 @@ def check_fits(model: nn.Module, modules: list[LoRAModule], source: str = "LoRA"
 
 
 def fit_lora(state: dict[str, torch.Tensor], model: nn.Module, source: str = "LoRA") -> list[LoRAModule]:
-    """Parse an original-format LoRA state dict and check it fits ``model``."""
+    """Parse an original-format LoRA state dict, check it fits ``model`` and place each module on its layer's
+    device and dtype (once, so that enabling it for a generation copies nothing)."""
     modules = parse_lora(state, source)
     check_fits(model, modules, source)
-    return modules
+    named = dict(model.named_modules())
+    return [mod.like(named[mod.target]) for mod in modules]
 
 
 def read_lora_file(path: str | Path) -> dict[str, torch.Tensor]:
@@ -129,13 +141,7 @@ class LoRAHandle:
         self._handles = []
         for mod in modules:
             layer = named[mod.target]
-            weights = LoRAModule(
-                mod.target,
-                mod.down.to(layer.weight.device, layer.weight.dtype),
-                [u.to(layer.weight.device, layer.weight.dtype) for u in mod.ups],
-                mod.alpha_scale.to(layer.weight.device),
-            )
-            self._handles.append(layer.register_forward_hook(_hook(weights, multiplier)))
+            self._handles.append(layer.register_forward_hook(_hook(mod.like(layer), multiplier)))
 
     def remove(self) -> None:
         for h in self._handles:
