@@ -7,7 +7,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from longcat_i2v import LongCatI2V, defaults
+from longcat_i2v import LongCatI2V, defaults, load_pipeline
 
 from .config import DemoConfig
 from .handlers import Handlers
@@ -15,21 +15,6 @@ from .layout import build_page
 from .worker import GenerationWorker
 
 logger = logging.getLogger(__name__)
-
-
-def load_pipeline(
-    checkpoint: str | Path | None = None, device: str | None = None, dtype: str | None = None
-) -> LongCatI2V:
-    """Load ``checkpoint``, or the built-in tiny random-weight checkpoint (made on first use) when it is None.
-    The device defaults to the first GPU if there is one; the dtype to bfloat16 on GPU, float32 on CPU."""
-    if checkpoint is None:
-        from longcat_i2v.tiny import ensure_tiny_checkpoint
-
-        checkpoint = ensure_tiny_checkpoint()
-    device = device or defaults.default_device()
-    dtype = dtype or defaults.default_dtype(device)
-    logger.info("loading %s on %s (%s)", checkpoint, device, dtype)
-    return LongCatI2V.from_pretrained(checkpoint, device=device, dtype=defaults.DTYPES[dtype])
 
 
 def build_demo(
@@ -85,6 +70,7 @@ def serve(
 ) -> None:
     """Load, build and serve until interrupted; a running generation is cancelled on the way out."""
     pipe = load_pipeline(checkpoint, device, dtype)
+    logger.info("loaded %s on %s", pipe.checkpoint_dir, pipe.device)
     config = DemoConfig.tiny() if pipe.is_tiny else DemoConfig()
     worker = GenerationWorker(pipe, keep_outputs_s=config.keep_outputs_s)
     try:

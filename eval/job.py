@@ -13,7 +13,7 @@ import torch
 from omegaconf import OmegaConf
 from tqdm import tqdm
 
-from longcat_i2v import LongCatI2V, defaults
+from longcat_i2v import LongCatI2V, defaults, load_pipeline
 
 from .config import ConfigError, original_repo, validate
 from .dataset import Item, load_manifest
@@ -41,17 +41,6 @@ def generation_request(sampler) -> dict:
         "cond_rope": sampler.cond_rope.name,
         "max_sequence_length": sampler.max_sequence_length,
     }
-
-
-def load_pipeline(model_cfg) -> LongCatI2V:
-    """The model of ``model.checkpoint``, or the built-in tiny checkpoint when it is null."""
-    checkpoint = model_cfg.checkpoint
-    if checkpoint is None:
-        from longcat_i2v.tiny import ensure_tiny_checkpoint
-
-        checkpoint = ensure_tiny_checkpoint()
-    dtype = defaults.DTYPES[model_cfg.dtype.name]
-    return LongCatI2V.from_pretrained(checkpoint, device=model_cfg.device, dtype=dtype)
 
 
 def _mean(values: list[float]) -> float | None:
@@ -161,7 +150,8 @@ def run_job(cfg, job_dir: Path, overrides: list[str], run_name: str, group: str 
     config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     logger = make_logger(cfg.logger, job_dir, run_name, group, config)
     try:
-        pipe = load_pipeline(cfg.model) if items else None
+        m = cfg.model
+        pipe = load_pipeline(m.checkpoint, m.device, m.dtype.name) if items else None
         rows, parity = evaluate_items(cfg, pipe, items, perceptual, logger, run_name) if items else ([], [])
         if cfg.parity.mode.name == "reference":
             parity += reference_parity(cfg, pipe)

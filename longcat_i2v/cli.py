@@ -115,18 +115,14 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace, request: dict, device: str, is_main: bool) -> int:
     from tqdm import tqdm
 
-    from .pipeline import LongCatI2V
-    from .tiny import ensure_tiny_checkpoint
+    from .pipeline import load_pipeline
     from .video import even_size, resize_frames, to_uint8, write_mp4
 
-    dtype = defaults.DTYPES[args.dtype or defaults.default_dtype(device)]
-    checkpoint = Path(args.checkpoint) if args.checkpoint else ensure_tiny_checkpoint()
-    pipe = LongCatI2V.from_pretrained(
-        checkpoint, device=device, dtype=dtype, sp_size=args.sp, cfg_parallel=args.cfg_parallel
-    )
+    pipe = load_pipeline(args.checkpoint, device, args.dtype, sp_size=args.sp, cfg_parallel=args.cfg_parallel)
     if is_main and pipe.is_tiny:
         print(
-            f"note: {checkpoint} is the built-in tiny random-weight checkpoint; its videos are noise", file=sys.stderr
+            f"note: {pipe.checkpoint_dir} is the built-in tiny random-weight checkpoint; its videos are noise",
+            file=sys.stderr,
         )
     bar = tqdm(desc="denoising", total=request["num_inference_steps"], unit="step", disable=not is_main)
     start = time.perf_counter()

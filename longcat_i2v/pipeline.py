@@ -227,3 +227,22 @@ class LongCatI2V:
                 lora.remove()
         cond_image = conditioning.pixels_to_image(pixels)
         return GenerationOutput(self.decode(latents), latents, seed, cond_image, pil.size)
+
+
+def load_pipeline(
+    checkpoint: str | Path | None = None,
+    device: str | None = None,
+    dtype: str | None = None,
+    sp_size: int = 1,
+    cfg_parallel: bool = False,
+) -> LongCatI2V:
+    """``from_pretrained`` with the defaults every front end uses: the built-in tiny checkpoint (made on first
+    use) when ``checkpoint`` is None, the first GPU if there is one, and ``dtype`` by name (bfloat16 on CUDA,
+    float32 elsewhere by default)."""
+    if checkpoint is None:
+        from .tiny import ensure_tiny_checkpoint
+
+        checkpoint = ensure_tiny_checkpoint()
+    device = device or defaults.default_device()
+    torch_dtype = defaults.DTYPES[dtype or defaults.default_dtype(device)]
+    return LongCatI2V.from_pretrained(checkpoint, device, torch_dtype, sp_size=sp_size, cfg_parallel=cfg_parallel)
