@@ -104,7 +104,7 @@ class FastVideoPeer:
         pil = load_image(image)
         height, width = conditioning.resolve_size(pil, request["resolution"], request["height"], request["width"])
         run = self.engine.generate(
-            image,
+            pil,
             prompt,
             num_frames=request["num_frames"],
             height=height,

@@ -19,6 +19,7 @@ import torch
 import torch.distributed as dist
 
 from .attention import attend
+from .conditioning import SIZE_MULTIPLE
 from .errors import ParallelConfigError
 
 AttentionFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -105,7 +106,7 @@ class SequenceParallel:
 
     def check_size(self, height: int, width: int) -> None:
         """Fail before any work when the image size cannot be tiled over the ranks."""
-        choose_split(self.size, height // 16, width // 16)
+        choose_split(self.size, height // SIZE_MULTIPLE, width // SIZE_MULTIPLE)
 
 
 class CfgParallel:
