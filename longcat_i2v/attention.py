@@ -8,7 +8,7 @@ are half precision on CUDA (same math, the original's kernel).
 from __future__ import annotations
 
 import importlib.util
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -16,8 +16,8 @@ from torch import nn
 
 from .rope import apply_rope
 
-if TYPE_CHECKING:
-    from .parallel import SequenceParallel
+# attention(q, k, v) over [B, heads, N, D] tensors: ``attend`` here, or sequence parallel's Ulysses wrapper.
+AttentionFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 _HAS_FLASH_ATTN = importlib.util.find_spec("flash_attn") is not None
 
@@ -64,14 +64,13 @@ class SelfAttention(nn.Module):
         cos: torch.Tensor,
         sin: torch.Tensor,
         num_cond_tokens: int,
-        sp: SequenceParallel | None = None,
+        run: AttentionFn = attend,
     ) -> torch.Tensor:
-        """x [B, N, C] (N local tokens under sequence parallel) → [B, N, C]."""
+        """x [B, N, C] (N local tokens under sequence parallel, where ``run`` is its Ulysses attention) → [B, N, C]."""
         b, n, c = x.shape
         q, k, v = self.qkv(x).view(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
         q, k = self.q_norm(q), self.k_norm(k)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        run = sp.attend if sp is not None else attend
         if num_cond_tokens > 0:
             nc = num_cond_tokens
             out_cond = run(q[:, :, :nc].contiguous(), k[:, :, :nc].contiguous(), v[:, :, :nc].contiguous())

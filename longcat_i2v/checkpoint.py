@@ -8,7 +8,6 @@ with ``transformer/`` in place of ``dit/``. Every failure names the file or key 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,22 +17,8 @@ import torch
 from . import layouts
 from .dit import FP32_MODULES, DiTConfig, LongCatDiT
 from .errors import CheckpointError
+from .files import read_json
 from .weights import DiTWeights
-
-SINGLE_FILE = "diffusion_pytorch_model.safetensors"
-INDEX_FILE = "diffusion_pytorch_model.safetensors.index.json"
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise CheckpointError(f"missing file: {path}")
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"malformed JSON in {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path} must hold a JSON object, found {type(data).__name__}")
-    return data
 
 
 def check_layout(root: str | Path) -> Path:
@@ -51,26 +36,6 @@ def check_layout(root: str | Path) -> Path:
             f"(expected {', '.join(expected)}/{', ' + hint if hint else ''})"
         )
     return root
-
-
-def dit_weight_files(dit_dir: Path) -> list[Path]:
-    """The DiT's safetensors files: the single file, or every shard named by the index."""
-    if (dit_dir / SINGLE_FILE).is_file():
-        return [dit_dir / SINGLE_FILE]
-    if (dit_dir / INDEX_FILE).is_file():
-        index = read_json(dit_dir / INDEX_FILE)
-        weight_map = index.get("weight_map")
-        if not isinstance(weight_map, dict) or not weight_map:
-            raise CheckpointError(f"{dit_dir / INDEX_FILE} has no 'weight_map'")
-        files = [dit_dir / name for name in sorted(set(weight_map.values()))]
-        absent = [f.name for f in files if not f.is_file()]
-        if absent:
-            raise CheckpointError(f"{dit_dir}: shard(s) named in {INDEX_FILE} are missing: {', '.join(absent)}")
-        return files
-    shards = sorted(dit_dir.glob("*.safetensors"))
-    if not shards:
-        raise CheckpointError(f"no DiT weights in {dit_dir} (expected {SINGLE_FILE} or {INDEX_FILE} with shards)")
-    return shards
 
 
 def _target_dtype(name: str, dtype: torch.dtype) -> torch.dtype:

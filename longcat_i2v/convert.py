@@ -8,7 +8,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .checkpoint import check_layout
 from .errors import CheckpointError
+from .files import read_json
 from .layouts import (
     DIT_DIR,
     FASTVIDEO,
@@ -48,8 +50,6 @@ def convert_checkpoint(
     file system allows); the DiT and LoRA files are mapped through ``MODULES``. Written atomically: ``dst``
     appears only when complete."""
     from safetensors.torch import save_file
-
-    from .checkpoint import check_layout, read_json
 
     src, dst = check_layout(src), Path(dst).expanduser()
     layout = detect_layout(src)

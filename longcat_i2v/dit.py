@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attention import CrossAttention, SelfAttention
+from .attention import CrossAttention, SelfAttention, attend
 from .rope import rope_cos_sin
 
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ class Block(nn.Module):
         shift_a, scale_a, gate_a, shift_f, scale_f, gate_f = self.adaLN_modulation(temb).unsqueeze(2).chunk(6, -1)
 
         h = modulate(x.view(b, t, -1, c), self.mod_norm_attn, shift_a, scale_a).view(b, n, c)
-        h = self.attn(h, *rope, num_cond_tokens, sp)
+        h = self.attn(h, *rope, num_cond_tokens, attend if sp is None else sp.attend)
         x = (x + (gate_a * h.view(b, t, -1, c)).view(b, n, c)).to(dtype)
 
         x = x + self.cross_attn(layer_norm_fp32(x, self.pre_crs_attn_norm), text, text_mask, num_cond_tokens)

@@ -18,6 +18,8 @@ from pathlib import Path
 import torch
 
 from .errors import CheckpointError
+from .files import read_json
+from .lora import HYPHEN, PREFIX, parse_lora, read_lora_file
 
 HUB, FASTVIDEO = "hub", "fastvideo"
 LAYOUTS = (HUB, FASTVIDEO)
@@ -144,7 +146,7 @@ def plan(keys: Iterable[str], src: str, to: str, source: str = "DiT weights") ->
     return {k: [(g, 0, 1) for g in got if g is not None] for k, got in groups.items()}
 
 
-def _check_split(pieces: Pieces, shapes: Mapping[str, list[int]], source: str) -> None:
+def check_split(pieces: Pieces, shapes: Mapping[str, list[int]], source: str) -> None:
     for name, _, n in (p for ps in pieces.values() for p in ps):
         if not shapes[name] or shapes[name][0] % n:
             raise CheckpointError(f"{source}: {name!r} of shape {list(shapes[name])} cannot split into {n} row blocks")
@@ -155,7 +157,7 @@ def convert_state(
 ) -> dict[str, torch.Tensor]:
     """A DiT state dict in layout ``src`` -> layout ``to`` (split, joined and renamed by ``MODULES``)."""
     pieces = plan(state, src, to, source)
-    _check_split(pieces, {k: list(v.shape) for k, v in state.items()}, source)
+    check_split(pieces, {k: list(v.shape) for k, v in state.items()}, source)
     return {out: torch.cat([state[k].chunk(n)[j] for k, j, n in ps]) for out, ps in pieces.items()}
 
 
@@ -179,8 +181,6 @@ def detect_layout(root: str | Path) -> str:
         raise CheckpointError(f"{root} has both dit/ (original layout) and transformer/ (FastVideo layout); keep one")
     if not has_transformer:
         return HUB
-    from .checkpoint import read_json
-
     index = root / "model_index.json"
     name = read_json(index).get("_class_name") if index.is_file() else None
     if name is not None and name not in FASTVIDEO_PIPELINES:
@@ -192,8 +192,6 @@ def detect_layout(root: str | Path) -> str:
 
 
 def _lora_key(target: str, part: str) -> str:
-    from .lora import HYPHEN, PREFIX
-
     return PREFIX + target.replace(".", HYPHEN) + "." + part
 
 
@@ -203,8 +201,6 @@ def lora_to_fastvideo(state: Mapping[str, torch.Tensor], source: str = "LoRA") -
     A fused Linear becomes one LoRA per part: with up blocks, part j takes down rows j and up block j
     (the original's block-diagonal form); with a single up matrix, every part takes the whole down and
     its row block of up."""
-    from .lora import parse_lora
-
     out: dict[str, torch.Tensor] = {}
     for mod in parse_lora(dict(state), source):
         names = fastvideo_modules(mod.target)
@@ -271,8 +267,6 @@ def lora_path(root: Path, layout: str, name: str) -> Path:
 
 def read_lora(root: str | Path, name: str) -> dict[str, torch.Tensor]:
     """LoRA file ``name`` of a checkpoint in either layout, as an original-format state dict."""
-    from .lora import read_lora_file
-
     root = Path(root)
     layout = detect_layout(root)
     path = lora_path(root, layout, name)

@@ -13,16 +13,13 @@ unpatchify. NCCL on CUDA, gloo on CPU.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
 import torch
 import torch.distributed as dist
 
-from .attention import attend
+from .attention import AttentionFn, attend
 from .conditioning import SIZE_MULTIPLE
 from .errors import ParallelConfigError
-
-AttentionFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def tile_splits(n: int) -> list[tuple[int, int]]:

@@ -24,8 +24,7 @@ from .lora import LoRAHandle, LoRAModule, fit_lora
 from .parallel import CfgParallel
 from .schedule import set_schedule
 from .text import encode_prompts
-
-TINY_MARKER = "_longcat_i2v_tiny"
+from .tiny import TINY_MARKER, ensure_tiny_checkpoint
 
 
 @dataclass
@@ -240,8 +239,6 @@ def load_pipeline(
     use) when ``checkpoint`` is None, the first GPU if there is one, and ``dtype`` by name (bfloat16 on CUDA,
     float32 elsewhere by default)."""
     if checkpoint is None:
-        from .tiny import ensure_tiny_checkpoint
-
         checkpoint = ensure_tiny_checkpoint()
     device = device or defaults.default_device()
     torch_dtype = defaults.DTYPES[dtype or defaults.default_dtype(device)]

@@ -13,11 +13,11 @@ import torch
 from safetensors.torch import save_file
 
 from . import defaults
-from .checkpoint import SINGLE_FILE
 from .dit import DiTConfig, LongCatDiT
+from .files import SINGLE_FILE
 from .lora import HYPHEN, PREFIX
-from .pipeline import TINY_MARKER
 
+TINY_MARKER = "_longcat_i2v_tiny"  # in model_index.json: the built-in random-weight checkpoint
 TINY_VERSION = "tiny-v1"
 SEED = 20251123
 DIT = DiTConfig(

@@ -10,7 +10,8 @@ from pathlib import Path
 import torch
 
 from .errors import CheckpointError
-from .layouts import HUB, _check_split, plan
+from .files import dit_weight_files
+from .layouts import HUB, check_split, plan
 
 WEIGHTS_NAME = "diffusion_pytorch_model"
 MAX_SHARD_BYTES = 5 * 2**30
@@ -23,8 +24,6 @@ class DiTWeights:
 
     def __init__(self, dit_dir: Path, src: str, to: str = HUB) -> None:
         from safetensors import safe_open
-
-        from .checkpoint import dit_weight_files
 
         self._handles, self._file, self._shape, self._dtype = {}, {}, {}, {}
         self.metadata: dict[str, str] | None = None  # the first file's header metadata, kept when rewriting
@@ -40,7 +39,7 @@ class DiTWeights:
             self.metadata = self.metadata or handle.metadata()
         source = f"DiT weights in {dit_dir}"
         self.pieces = plan(self._file, src, to, source)
-        _check_split(self.pieces, self._shape, source)
+        check_split(self.pieces, self._shape, source)
 
     def keys(self) -> list[str]:
         return list(self.pieces)
