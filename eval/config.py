@@ -18,9 +18,8 @@ from omegaconf import MISSING, OmegaConf
 
 from longcat_i2v import defaults
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILTIN_MANIFEST = Path(__file__).resolve().parent / "data" / "default" / "manifest.yaml"
-PARITY_DIR = REPO_ROOT / "tests" / "data" / "parity"
+PARITY_DIR = Path(__file__).resolve().parent / "parity" / "data"  # package data: the original's reference cases
 ORIGINAL_REPO_ENV = "LONGCAT_ORIGINAL_REPO"
 
 # Enums built from the core's tuples, so the allowed values are named once (in longcat_i2v.defaults).

@@ -1,4 +1,7 @@
-"""Shared fixtures: the parity reference data (a copy of ../shared/parity) and the tiny checkpoint."""
+"""Shared fixtures: the parity reference data and the tiny checkpoint.
+
+The reference data (outputs of the original code) lives in eval/parity/data, shipped with the harness, so that
+`parity=reference` works from an installed package too."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-PARITY = Path(__file__).parent / "data" / "parity"
+PARITY = Path(__file__).resolve().parent.parent / "eval" / "parity" / "data"
 PARITY_CKPT = PARITY / "checkpoint"
 
 

@@ -1,4 +1,4 @@
-"""Reference parity: re-run the stored cases of the original LongCat-Video (tests/data/parity/cases) with our
+"""Reference parity: re-run the stored cases of the original LongCat-Video (eval/parity/data/cases) with our
 pipeline on the parity checkpoint and measure how far the latents (per step and final) and frames are.
 
 Each case's json holds its inputs, seed, explicit size and tolerances; the safetensors file holds the

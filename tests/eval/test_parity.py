@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 import torch
 
 from eval.parity.reference import compare, load_case
+from tests.conftest import PARITY
 
 from .conftest import SMOKE, run_eval
 
-CASES = Path(__file__).resolve().parents[1] / "data" / "parity" / "cases"
+CASES = PARITY / "cases"
 
 
 def test_reference_cases_match_through_eval_run(tmp_path):
