@@ -41,14 +41,14 @@ def _inputs(args: argparse.Namespace, device: str) -> tuple[torch.Tensor, ...]:
     return x.to(device), t.to(device), text.to(device)
 
 
-def _time(dit: LongCatDiT, inputs: tuple[torch.Tensor, ...], reps: int, cuda: bool) -> float:
+def _time(dit: LongCatDiT, inputs: tuple[torch.Tensor, ...], reps: int, cuda: bool, sp=None) -> float:
     times = []
     with torch.no_grad():
         for _ in range(reps + 1):
             if cuda:
                 torch.cuda.synchronize()
             start = time.perf_counter()
-            dit(*inputs, None, num_cond_latents=1)
+            dit(*inputs, None, num_cond_latents=1, sp=sp)
             if cuda:
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - start)
@@ -64,11 +64,13 @@ def _rank(rank: int, world: int, port: int, args: argparse.Namespace, results: d
     torch.set_num_threads(args.threads)
     dist.init_process_group("nccl" if cuda else "gloo", rank=rank, world_size=world)
     dit = _build(args, device)
-    setup_parallel(dit, world)
+    sp = setup_parallel(dit.config.num_heads, world).sp
     tokens: list[int] = []
     dit.blocks[0].ffn.w1.register_forward_hook(lambda m, i, o: tokens.append(i[0].shape[1]))
-    seconds = _time(dit, _inputs(args, device), args.reps, cuda)
-    results[rank] = (seconds, tokens[-1], dit.sp.split)
+    inputs = _inputs(args, device)
+    seconds = _time(dit, inputs, args.reps, cuda, sp)
+    grid = (args.frames, args.height // 16, args.width // 16)
+    results[rank] = (seconds, tokens[-1], sp.tiling(grid).split if sp else (1, 1))
     dist.destroy_process_group()
 
 

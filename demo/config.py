@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from longcat_i2v import defaults
+from longcat_i2v.buckets import BUCKETS
+from longcat_i2v.settings import I2VSettings, SettingsError
+from longcat_i2v.tiny import SMALL_SETTINGS
 
 CUSTOM_SIZE = "custom"
-SIZE_MULTIPLE = 16
 MAX_SEED = 2**31 - 1
+# The largest frame any bucket produces (1856×512 in the 720p table): what a custom size may reach.
+LARGEST_BUCKET_AREA = max(h * w for table in BUCKETS.values() for h, w in table.values())
 
 
 @dataclass(frozen=True)
@@ -24,42 +28,57 @@ class DemoConfig:
     height: int = 480
     min_side: int = 128
     max_side: int = 1920
-    max_area: int = 960 * 960  # the largest 720p bucket
+    max_area: int = LARGEST_BUCKET_AREA
     steps: int = defaults.STEPS
     max_steps: int = 100
     max_guidance: float = 20.0
     fps: int = defaults.FPS
-    max_fps: int = 60
-    max_prompt_chars: int = 4000
+    max_fps: int = defaults.MAX_FPS
+    max_prompt_chars: int = defaults.MAX_PROMPT_CHARS
     max_image_pixels: int = defaults.MAX_IMAGE_PIXELS
     max_queue: int = 32
     keep_outputs_s: float = 3600.0
 
     def __post_init__(self) -> None:
         problems = []
-        if self.min_frames < 1 or (self.min_frames - 1) % 4 or (self.max_frames - 1) % 4:
-            problems.append(f"min_frames/max_frames must be 4k+1, got {self.min_frames}/{self.max_frames}")
-        if not self.min_frames <= self.num_frames <= self.max_frames or (self.num_frames - 1) % 4:
-            problems.append(f"num_frames {self.num_frames} must be 4k+1 in [{self.min_frames}, {self.max_frames}]")
+        # The starting values and the caps must themselves be valid settings (the core's rules, defined once).
+        for what, values in (
+            ("starting values", (self.num_frames, self.steps, self.fps, self.width, self.height)),
+            ("lower caps", (self.min_frames, 1, 1, self.min_side, self.min_side)),
+            ("upper caps", (self.max_frames, self.max_steps, self.max_fps, self.max_side, self.max_side)),
+        ):
+            frames, steps, fps, width, height = values
+            try:
+                I2VSettings(num_frames=frames, num_inference_steps=steps, fps=fps, width=width, height=height)
+            except SettingsError as exc:
+                problems.append(f"{what}: {exc}")
+        for name, low, value, high in (
+            ("num_frames", self.min_frames, self.num_frames, self.max_frames),
+            ("steps", 1, self.steps, self.max_steps),
+            ("fps", 1, self.fps, self.max_fps),
+            ("width", self.min_side, self.width, self.max_side),
+            ("height", self.min_side, self.height, self.max_side),
+        ):
+            if not low <= value <= high:
+                problems.append(f"{name} {value} must be in [{low}, {high}]")
+        if self.max_steps < defaults.STEPS:
+            problems.append(f"max_steps must be >= {defaults.STEPS} (the model's default), got {self.max_steps}")
         if self.resolution not in self.resolution_choices:
             problems.append(f"resolution {self.resolution!r} must be one of {self.resolution_choices}")
-        for name in ("width", "height"):
-            value = getattr(self, name)
-            if value % SIZE_MULTIPLE or not self.min_side <= value <= self.max_side:
-                problems.append(f"{name} {value} must be a multiple of {SIZE_MULTIPLE} in [min_side, max_side]")
-        if not 1 <= self.steps <= self.max_steps or self.max_steps < defaults.STEPS:
-            problems.append(
-                f"steps {self.steps} must be in [1, max_steps={self.max_steps}], max_steps >= {defaults.STEPS}"
-            )
-        if not 1 <= self.fps <= self.max_fps:
-            problems.append(f"fps {self.fps} must be in [1, {self.max_fps}]")
         if problems:
             raise ValueError("invalid DemoConfig: " + "; ".join(problems))
 
     @classmethod
     def tiny(cls) -> DemoConfig:
-        """Short, few-step defaults so the random-weight demo checkpoint answers in seconds on a CPU."""
-        return cls(num_frames=9, steps=8)
+        """Short, few-step, small defaults so the random-weight demo checkpoint answers in seconds on a CPU."""
+        small = SMALL_SETTINGS
+        return cls(
+            num_frames=small["num_frames"],
+            steps=small["num_inference_steps"],
+            resolution=CUSTOM_SIZE,
+            width=small["width"],
+            height=small["height"],
+        )
 
     @property
     def resolution_choices(self) -> tuple[str, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import logging
 from typing import Any
 
@@ -14,6 +15,7 @@ from longcat_i2v import defaults
 from longcat_i2v.errors import GenerationCancelled, LongCatError
 
 from .config import CUSTOM_SIZE, DemoConfig
+from .fields import FormField, form_fields
 from .request import build_request
 from .worker import GenerationResult, GenerationWorker
 
@@ -39,7 +41,7 @@ def summary(result: GenerationResult) -> str:
     s = result.settings
     return (
         f"**Done in {result.seconds:.1f} s**: {s['num_frames']} frames at {s['width']}×{s['height']}, "
-        f"{s['steps']} steps, guidance {s['guidance']:g}, seed {result.seed}, {s['fps']} fps."
+        f"{s['num_inference_steps']} steps, guidance {s['guidance_scale']:g}, seed {result.seed}, {s['fps']} fps."
     )
 
 
@@ -50,24 +52,27 @@ class Handlers:
         self.worker = worker
         self.config = config
 
+    def generate_fn(self, fields: tuple[FormField, ...]):
+        """``generate`` with one named parameter per form field, in the table's order: gradio reads the
+        parameter names from the signature, and they become the API's names (``image=``, ``prompt=``, ...)."""
+
+        async def generate(*values: Any, progress: gr.Progress = gr.Progress(), **named: Any) -> tuple[Any, ...]:  # noqa: B008
+            return await self.generate(*values, progress=progress, fields=fields, **named)
+
+        params = [inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=f.default) for f in fields]
+        progress = inspect.Parameter("progress", inspect.Parameter.KEYWORD_ONLY, default=gr.Progress())
+        generate.__signature__ = inspect.Signature([*params, progress])  # type: ignore[attr-defined]
+        return generate
+
     async def generate(
         self,
-        image: str | None,
-        prompt: str,
-        negative_prompt: str,
-        resolution: str,
-        width: float | None,
-        height: float | None,
-        num_frames: float,
-        steps: float,
-        guidance: float,
-        seed: float | None,
-        distill: bool,
-        skip_cond_rope: bool,
-        fps: float,
+        *values: Any,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - gradio injects the tracker through this default
+        fields: tuple[FormField, ...] | None = None,
+        **named: Any,
     ) -> tuple[Any, ...]:
-        """Check the form, run the job on the worker while reporting each step, and return the outputs.
+        """Check the form (values in the table's order, or by name), run the job on the worker while reporting
+        each step, and return the outputs.
 
         The function is async so that a Cancel (which cancels this coroutine) reaches the worker at once;
         the worker then stops at the end of the step it is running."""
@@ -77,10 +82,10 @@ class Handlers:
             context.run(progress, (done, total), desc=what, unit="steps")
 
         try:
-            request = build_request(
-                self.config, image, prompt, negative_prompt, resolution, width, height,
-                num_frames, steps, guidance, seed, distill, skip_cond_rope, fps,
-            )  # fmt: skip
+            fields = fields or form_fields(self.config)
+            form = {**dict(zip((f.name for f in fields), values, strict=False)), **named}
+            image = form.pop("image", None)
+            request = build_request(self.config, image, fields, **form)
             progress(0, desc="Waiting for the device")
             job = self.worker.submit(request, report)
         except Exception as exc:

@@ -1,16 +1,22 @@
-"""The page: inputs on the left, the video and a side-by-side first-frame check on the right, examples below."""
+"""The page: inputs on the left, the video and a side-by-side first-frame check on the right, examples below.
+
+The inputs are built from the form's table (``fields``): one component per row, in the table's order, so the
+page, the request parsing and the API's parameter names always agree.
+"""
 
 from __future__ import annotations
 
 import json
+from itertools import groupby
 from pathlib import Path
 
 import gradio as gr
 
-from longcat_i2v import LongCatI2V, defaults
+from longcat_i2v import LongCatI2V
 
 from .components import FormSlider, ImageUpload
 from .config import CUSTOM_SIZE, DemoConfig
+from .fields import FormField, form_fields
 from .handlers import Handlers
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
@@ -31,7 +37,7 @@ def header(pipe: LongCatI2V) -> str:
     return (
         "# LongCat-Video · image to video\n"
         "Upload a picture, describe the motion, press **Generate**. "
-        f"Checkpoint: `{pipe.checkpoint_dir.resolve()}` on `{pipe.device}`."
+        f"Checkpoint: `{pipe.checkpoint_dir.name}` on `{pipe.device}`."
     )
 
 
@@ -42,9 +48,46 @@ TINY_WARNING = (
 )
 
 
+def make_component(field: FormField, config: DemoConfig, pipe: LongCatI2V) -> gr.components.Component:
+    """The gradio component for one row of the form's table."""
+    common = {"label": field.label, "elem_id": field.element_id or f"field-{field.name}"}
+    info = field.info or None
+    if field.component == "image":
+        return ImageUpload(type="filepath", sources=["upload", "clipboard"], height=300, **common)
+    if field.component == "textbox":
+        main = field.place == "main"
+        return gr.Textbox(value=field.default, lines=3 if main else 2, max_lines=None if main else 4,
+                          placeholder=info if main else None, info=None if main else info, **common)  # fmt: skip
+    if field.component == "radio":
+        return gr.Radio(list(field.choices or ()), value=field.default, info=info, **common)
+    if field.component == "slider":
+        return FormSlider(field.minimum, field.maximum, value=field.default, step=field.step, info=info, **common)
+    if field.component == "checkbox":
+        if field.setting == "distill" and not pipe.distill_lora_path.is_file():
+            return gr.Checkbox(value=False, interactive=False, info=f"needs {pipe.distill_lora_path.name}", **common)
+        return gr.Checkbox(value=bool(field.default), info=info, **common)
+    visible = field.setting not in ("height", "width") or config.resolution == CUSTOM_SIZE
+    return gr.Number(value=field.default, precision=0 if field.whole else None, step=field.step or 1, info=info,
+                     visible=visible, **common)  # fmt: skip
+
+
+def build_inputs(fields: tuple[FormField, ...], place: str, config: DemoConfig, pipe: LongCatI2V) -> dict:
+    """The components of the fields placed at ``place``, side by side where they share a row."""
+    built = {}
+    chosen = [f for f in fields if f.place == place]
+    for row, group in groupby(chosen, key=lambda f: f.row):
+        members = list(group)
+        if row is None:
+            built.update({f.name: make_component(f, config, pipe) for f in members})
+            continue
+        with gr.Row():
+            built.update({f.name: make_component(f, config, pipe) for f in members})
+    return built
+
+
 def build_page(handlers: Handlers, pipe: LongCatI2V, config: DemoConfig) -> gr.Blocks:
     """Lay out the components and wire their events; the caller configures the queue."""
-    has_distill = pipe.distill_lora_path.is_file()
+    fields = form_fields(config)
     theme = gr.themes.Soft(font=SYSTEM_FONTS, font_mono=["ui-monospace", "Consolas", "monospace"])
     with gr.Blocks(
         title="LongCat-Video image to video",
@@ -58,49 +101,12 @@ def build_page(handlers: Handlers, pipe: LongCatI2V, config: DemoConfig) -> gr.B
             gr.Markdown(TINY_WARNING, elem_classes="tiny-warning", elem_id="tiny-warning")
         with gr.Row(equal_height=False):
             with gr.Column(scale=5):
-                image = ImageUpload(
-                    label="Input image",
-                    type="filepath",
-                    sources=["upload", "clipboard"],
-                    height=300,
-                    elem_id="input-image",
-                )
-                prompt = gr.Textbox(label="Prompt", lines=3, placeholder="Describe what should move and how…")
+                inputs = build_inputs(fields, "main", config, pipe)
                 with gr.Row():
                     generate = gr.Button("Generate", variant="primary", elem_id="generate")
                     cancel = gr.Button("Cancel", variant="stop", elem_id="cancel")
                 with gr.Accordion("Settings", open=True):
-                    negative_prompt = gr.Textbox(
-                        label="Negative prompt", value=defaults.NEGATIVE_PROMPT, lines=2, max_lines=4
-                    )
-                    resolution = gr.Radio(
-                        list(config.resolution_choices),
-                        value=config.resolution,
-                        label="Resolution",
-                        info="480p/720p pick the size closest to the image's aspect ratio; custom sets it exactly.",
-                    )
-                    custom = config.resolution == CUSTOM_SIZE
-                    with gr.Row():
-                        width = gr.Number(label="Width", value=config.width, precision=0, step=16, visible=custom)
-                        height = gr.Number(label="Height", value=config.height, precision=0, step=16, visible=custom)
-                    num_frames = FormSlider(
-                        config.min_frames, config.max_frames, value=config.num_frames, step=4, label="Frames (4k+1)"
-                    )
-                    with gr.Row():
-                        steps = FormSlider(1, config.max_steps, value=config.steps, step=1, label="Steps")
-                        guidance = FormSlider(
-                            0.0, config.max_guidance, value=defaults.GUIDANCE, step=0.5, label="Guidance"
-                        )
-                    with gr.Row():
-                        seed = gr.Number(label="Seed", info="-1 or empty: random", value=-1, precision=0)
-                        fps = FormSlider(1, config.max_fps, value=config.fps, step=1, label="FPS")
-                    with gr.Row():
-                        distill = gr.Checkbox(
-                            label="Distill (16 steps, guidance 1.0)",
-                            interactive=has_distill,
-                            info=None if has_distill else f"needs {pipe.distill_lora_path}",
-                        )
-                        skip_cond_rope = gr.Checkbox(label="Skip RoPE on the conditioning frame")
+                    inputs.update(build_inputs(fields, "settings", config, pipe))
             with gr.Column(scale=6):
                 video = gr.Video(
                     label="Video", format="mp4", interactive=False, autoplay=True, loop=True, elem_id="output-video"
@@ -114,13 +120,11 @@ def build_page(handlers: Handlers, pipe: LongCatI2V, config: DemoConfig) -> gr.B
                     reuse_seed = gr.Button("Use this seed", size="sm")
                 with gr.Accordion("Settings used", open=False):
                     settings = gr.JSON(label="Settings used", show_label=False)
-        gr.Examples(load_examples(), inputs=[image, prompt], cache_examples=False, label="Examples")
+        gr.Examples(load_examples(), inputs=[inputs["image"], inputs["prompt"]], cache_examples=False, label="Examples")
 
-        form = [image, prompt, negative_prompt, resolution, width, height, num_frames, steps, guidance, seed,
-                distill, skip_cond_rope, fps]  # fmt: skip
         run = generate.click(
-            handlers.generate,
-            inputs=form,
+            handlers.generate_fn(fields),
+            inputs=[inputs[f.name] for f in fields],
             outputs=[video, cond_view, first_frame, seed_used, status, settings],
             api_name="generate",
             concurrency_id="device",
@@ -128,7 +132,13 @@ def build_page(handlers: Handlers, pipe: LongCatI2V, config: DemoConfig) -> gr.B
             show_progress_on=[video],
         )
         cancel.click(handlers.cancelled, outputs=status, cancels=[run], queue=False, api_name="stop")
-        distill.change(handlers.distill_defaults, distill, [steps, guidance], queue=False, api_name="distill_defaults")
-        resolution.change(handlers.show_custom_size, resolution, [width, height], queue=False, api_name="custom_size")
-        reuse_seed.click(handlers.reuse_seed, seed_used, seed, queue=False, api_name="reuse_seed")
+        inputs["distill"].change(
+            handlers.distill_defaults, inputs["distill"], [inputs["steps"], inputs["guidance"]], queue=False,
+            api_name="distill_defaults",
+        )  # fmt: skip
+        inputs["resolution"].change(
+            handlers.show_custom_size, inputs["resolution"], [inputs["width"], inputs["height"]], queue=False,
+            api_name="custom_size",
+        )  # fmt: skip
+        reuse_seed.click(handlers.reuse_seed, seed_used, inputs["seed"], queue=False, api_name="reuse_seed")
     return page

@@ -1,12 +1,14 @@
 """Turn the web form's raw values into a checked GenerationRequest, with messages a non-programmer can act on.
 
-Everything arriving here comes from a browser or an API client, so nothing is trusted: types, bounds and the
-image are checked before the model sees them, and the image is only ever read from a local file.
+Everything arriving here comes from a browser or an API client, so nothing is trusted: the image is read
+from a local file only, each value is checked against the form's table (``fields``: the operator's caps) and
+then by the core's settings (the method's rules), and a failure names the field by its label.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,46 +17,32 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from longcat_i2v import defaults
 from longcat_i2v.errors import ImageInputError, InvalidInputError
+from longcat_i2v.settings import I2VSettings, SettingsError, field_specs
 
-from .config import CUSTOM_SIZE, MAX_SEED, SIZE_MULTIPLE, DemoConfig
+from .config import CUSTOM_SIZE, DemoConfig
+from .fields import FormField, form_fields
 
 NOT_AN_IMAGE = "The uploaded file is not an image this demo can read. Please upload a PNG, JPEG or WebP picture."
 
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """One checked generation: what the pipeline gets, plus the fps the mp4 is written at."""
+    """One checked generation: the upright RGB image and the settings (the fps of the mp4 included)."""
 
     image: Image.Image
-    prompt: str
-    negative_prompt: str
-    num_frames: int
-    resolution: str
-    height: int | None  # None: the resolution bucket decides
-    width: int | None
-    steps: int
-    guidance: float
-    seed: int | None  # None: the pipeline draws one and reports it
-    distill: bool
-    cond_rope: str
-    fps: int
+    settings: I2VSettings
+
+    @property
+    def steps(self) -> int:
+        return self.settings.steps
+
+    @property
+    def fps(self) -> int:
+        return self.settings.fps
 
     def pipeline_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``LongCatI2V.generate_video``."""
-        return {
-            "prompt": self.prompt,
-            "image": self.image,
-            "negative_prompt": self.negative_prompt or None,
-            "num_frames": self.num_frames,
-            "resolution": self.resolution if self.resolution != CUSTOM_SIZE else defaults.RESOLUTION,
-            "height": self.height,
-            "width": self.width,
-            "num_inference_steps": self.steps,
-            "guidance_scale": self.guidance,
-            "seed": self.seed,
-            "distill": self.distill,
-            "cond_rope": self.cond_rope,
-        }
+        return {"image": self.image, "settings": self.settings}
 
 
 def load_image(path: str | Path | None, max_pixels: int) -> Image.Image:
@@ -82,124 +70,107 @@ def load_image(path: str | Path | None, max_pixels: int) -> Image.Image:
     return upright
 
 
-def _whole(value: Any, label: str) -> int:
-    """An integer from a form field that may send 5, 5.0 or "5"; anything else is refused by name."""
+def _number(field: FormField, value: Any, whole: bool) -> int | float:
+    """A number from a form field that may send 5, 5.0 or "5"; anything else is refused by the field's label."""
+    kind = "a whole number" if whole else "a number"
     if isinstance(value, bool):
-        raise InvalidInputError(f"{label} must be a whole number, got {value!r}.")
+        raise InvalidInputError(f"{field.label} must be {kind}, got {value!r}.")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise InvalidInputError(f"{label} must be a whole number, got {value!r}.") from None
-    if not math.isfinite(number) or number != int(number):
-        raise InvalidInputError(f"{label} must be a whole number, got {value!r}.")
-    return int(number)
+        raise InvalidInputError(f"{field.label} must be {kind}, got {value!r}.") from None
+    if not math.isfinite(number):
+        raise InvalidInputError(f"{field.label} must be a finite number, got {value!r}.")
+    if whole and number != int(number):
+        raise InvalidInputError(f"{field.label} must be {kind}, got {value!r}.")
+    return int(number) if whole else number
 
 
-def _in_range(value: int | float, low: int | float, high: int | float, label: str) -> None:
-    if not low <= value <= high:
-        raise InvalidInputError(f"{label} must be between {low} and {high}, got {value}.")
-
-
-def _frames(value: Any, config: DemoConfig) -> int:
-    frames = _whole(value, "Number of frames")
-    if not config.min_frames <= frames <= config.max_frames or (frames - 1) % 4:
-        raise InvalidInputError(
-            f"Number of frames must be 4k+1 between {config.min_frames} and {config.max_frames} "
-            f"({config.min_frames}, {config.min_frames + 4}, {config.min_frames + 8}, …), got {frames}."
-        )
-    return frames
-
-
-def _size(width: Any, height: Any, config: DemoConfig) -> tuple[int, int]:
-    if width is None or height is None:
-        raise InvalidInputError("A custom size needs both a width and a height.")
-    sides = (_whole(width, "Width"), _whole(height, "Height"))
-    for label, side in zip(("Width", "Height"), sides, strict=True):
-        if side % SIZE_MULTIPLE or not config.min_side <= side <= config.max_side:
+def _form_value(field: FormField, value: Any, kind: type, config: DemoConfig) -> Any:
+    """The field's value in the setting's type, within the form's caps."""
+    if field.component == "checkbox":
+        if not isinstance(value, bool):
+            raise InvalidInputError(f"{field.label} must be on or off (true or false), got {value!r}.")
+        return value
+    if field.component == "radio":
+        if value not in (field.choices or ()):
+            raise InvalidInputError(f"{field.label} must be one of {', '.join(map(str, field.choices or ()))}, "
+                                    f"got {value!r}.")  # fmt: skip
+        return value
+    if kind is str:
+        text = "" if value is None else value
+        if not isinstance(text, str):
+            raise InvalidInputError(f"{field.label} must be text, got {type(value).__name__}.")
+        if len(text) > config.max_prompt_chars:
             raise InvalidInputError(
-                f"{label} must be a multiple of {SIZE_MULTIPLE} between {config.min_side} and {config.max_side} "
-                f"pixels, got {side}."
+                f"{field.label} is {len(text)} characters long; at most {config.max_prompt_chars} are allowed."
             )
-    if sides[0] * sides[1] > config.max_area:
-        raise InvalidInputError(
-            f"{sides[0]}×{sides[1]} is too large: at most {config.max_area:,} pixels per frame are allowed "
-            "(the size of the 720p buckets)."
-        )
-    return sides
-
-
-def _seed(value: Any) -> int | None:
+        return text.strip()
     if value is None or value == "":
         return None
-    seed = _whole(value, "Seed")
-    if seed < 0:
-        return None
-    _in_range(seed, 0, MAX_SEED, "Seed")
-    return seed
+    return _number(field, value, whole=kind is int)
 
 
-def _guidance(value: Any, config: DemoConfig) -> float:
-    try:
-        guidance = float(value)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"Guidance must be a number, got {value!r}.") from None
-    if not math.isfinite(guidance):
-        raise InvalidInputError(f"Guidance must be a finite number, got {value!r}.")
-    _in_range(guidance, 0.0, config.max_guidance, "Guidance")
-    return guidance
+def _check_caps(field: FormField, value: Any) -> None:
+    if value is None or isinstance(value, bool | str):
+        return
+    low = -math.inf if field.minimum is None else field.minimum
+    high = math.inf if field.maximum is None else field.maximum
+    if not low <= value <= high:
+        raise InvalidInputError(f"{field.label} must be between {field.minimum} and {field.maximum}, got {value}.")
 
 
-def _text(value: Any, label: str, config: DemoConfig) -> str:
-    text = "" if value is None else value
-    if not isinstance(text, str):
-        raise InvalidInputError(f"{label} must be text, got {type(value).__name__}.")
-    if len(text) > config.max_prompt_chars:
-        raise InvalidInputError(
-            f"{label} is {len(text)} characters long; at most {config.max_prompt_chars} are allowed."
-        )
-    return text.strip()
+def _seed(value: int | None) -> int | None:
+    """The form's seed: empty or negative means "draw one"."""
+    return None if value is None or value < 0 else value
 
 
 def build_request(
     config: DemoConfig,
     image: str | Path | None,
-    prompt: Any,
-    negative_prompt: Any,
-    resolution: Any,
-    width: Any,
-    height: Any,
-    num_frames: Any,
-    steps: Any,
-    guidance: Any,
-    seed: Any,
-    distill: Any,
-    skip_cond_rope: Any,
-    fps: Any,
+    fields: tuple[FormField, ...] | None = None,
+    settings_cls: type[I2VSettings] = I2VSettings,
+    **values: Any,
 ) -> GenerationRequest:
-    """Check every form value against ``config``; raise InvalidInputError/ImageInputError naming the problem."""
+    """Check every form value (named as in ``fields``, default: the table for ``config``) and build settings of
+    type ``settings_cls``; raise InvalidInputError/ImageInputError whose message names the field by its label."""
     picture = load_image(image, config.max_image_pixels)
-    if resolution not in config.resolution_choices:
+    table = [f for f in (fields or form_fields(config, settings_cls)) if f.setting is not None]
+    unknown = set(values) - {f.name for f in table}
+    if unknown:
+        raise InvalidInputError(f"Unknown form field(s): {', '.join(sorted(unknown))}.")
+    kinds = {s.name: s.type for s in field_specs(settings_cls)}
+    chosen: dict[str, Any] = {}
+    for field in table:
+        value = _form_value(field, values.get(field.name, field.default), kinds[field.setting], config)
+        value = _seed(value) if field.setting == "seed" else value
+        _check_caps(field, value)
+        chosen[field.setting] = field.to_setting(value) if field.to_setting else value
+    _custom_size(chosen, config)
+    try:
+        settings = settings_cls.from_dict(chosen, parse=True)
+    except SettingsError as exc:
+        raise InvalidInputError(_friendly(exc, {f.setting: f.label for f in table})) from None
+    return GenerationRequest(picture, settings)
+
+
+def _custom_size(chosen: dict[str, Any], config: DemoConfig) -> None:
+    """A custom size needs both sides and at most the largest bucket's area; 480p/720p ignore the size fields."""
+    if chosen.get("resolution") != CUSTOM_SIZE:
+        chosen["height"] = chosen["width"] = None
+        return
+    chosen["resolution"] = defaults.RESOLUTION
+    width, height = chosen.get("width"), chosen.get("height")
+    if width is None or height is None:
+        raise InvalidInputError("A custom size needs both a width and a height.")
+    if width * height > config.max_area:
         raise InvalidInputError(
-            f"Resolution must be one of {', '.join(config.resolution_choices)}, got {resolution!r}."
+            f"{width}×{height} is too large: at most {config.max_area:,} pixels per frame are allowed "
+            "(the size of the largest bucket)."
         )
-    width_height = _size(width, height, config) if resolution == CUSTOM_SIZE else (None, None)
-    frames = _frames(num_frames, config)
-    step_count = _whole(steps, "Steps")
-    _in_range(step_count, 1, config.max_steps, "Steps")
-    frame_rate = _whole(fps, "FPS")
-    _in_range(frame_rate, 1, config.max_fps, "FPS")
-    return GenerationRequest(
-        image=picture,
-        prompt=_text(prompt, "The prompt", config),
-        negative_prompt=_text(negative_prompt, "The negative prompt", config),
-        num_frames=frames,
-        resolution=resolution,
-        width=width_height[0],
-        height=width_height[1],
-        steps=step_count,
-        guidance=_guidance(guidance, config),
-        seed=_seed(seed),
-        distill=bool(distill),
-        cond_rope="skip" if skip_cond_rope else defaults.COND_ROPE,
-        fps=frame_rate,
-    )
+
+
+def _friendly(exc: SettingsError, labels: Mapping[str, str]) -> str:
+    if exc.allowed is not None and len(exc.fields) == 1:
+        return f"{labels.get(exc.fields[0], exc.fields[0])} must be {exc.allowed}, got {exc.value!r}."
+    return exc.render(labels) + "."

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from longcat_i2v import LongCatI2V
+from longcat_i2v import GenerationOutput, LongCatI2V
 from longcat_i2v.errors import GenerationCancelled
 from longcat_i2v.video import to_uint8, write_mp4
 
@@ -147,29 +147,22 @@ class GenerationWorker:
         out = self.pipe.generate_video(**request.pipeline_kwargs(), callback=after_step)
         video = write_mp4(out.frames, self.output_dir / f"{OUTPUT_PREFIX}seed{out.seed}_{job.id[:12]}.mp4", request.fps)
         seconds = time.perf_counter() - start
-        settings = self._settings(request, out.seed, out.height, out.width, seconds)
+        settings = self._settings(request, out, seconds)
         return GenerationResult(video, to_uint8(out.cond_image), to_uint8(out.frames[0]), out.seed, seconds, settings)
 
     def _finish(self, job: Job, status: str) -> None:
         job.status = status
         self.finished.append(job)
 
-    def _settings(self, request: GenerationRequest, seed: int, height: int, width: int, seconds: float) -> dict:
-        """The settings a user needs to reproduce the video (JSON-friendly)."""
+    def _settings(self, request: GenerationRequest, out: GenerationOutput, seconds: float) -> dict:
+        """The settings a user needs to reproduce the video (JSON-friendly): the resolved settings, the size the
+        video came out at, and the checkpoint by name (never a server path)."""
+        used = out.settings.to_dict() if out.settings is not None else request.settings.to_dict()
         return {
-            "checkpoint": str(self.pipe.checkpoint_dir),
-            "prompt": request.prompt,
-            "negative_prompt": request.negative_prompt,
-            "resolution": request.resolution,
-            "width": width,
-            "height": height,
-            "num_frames": request.num_frames,
-            "steps": request.steps,
-            "guidance": request.guidance,
-            "seed": seed,
-            "distill": request.distill,
-            "cond_rope": request.cond_rope,
-            "fps": request.fps,
+            "checkpoint": self.pipe.checkpoint_dir.name,
+            **used,
+            "height": out.height,
+            "width": out.width,
             "seconds": round(seconds, 2),
         }
 

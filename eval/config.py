@@ -1,31 +1,32 @@
 """Typed schema of the eval configs: a wrong type or an unknown choice fails when Hydra composes the config,
 and ``validate`` catches out-of-range values before any model is loaded.
 
-Defaults come from ``longcat_i2v.defaults``; the YAML files in ``conf/`` only name what differs.
+The ``sampler`` and ``model`` groups are generated from the core's settings types (``I2VSettings``,
+``RuntimeSettings``): every generation option is a ``sampler.<key>`` here with the core's default and rule,
+and is checked by the settings themselves. The YAML files in ``conf/`` only name what differs.
 """
 
 from __future__ import annotations
 
-import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Any, Optional
 
-import torch
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, OmegaConf
+from omegaconf import II, MISSING, OmegaConf
 
-from longcat_i2v import defaults
+from longcat_i2v.settings import FieldSpec, I2VSettings, RuntimeSettings, Settings, SettingsError, specs_for
 
 BUILTIN_MANIFEST = Path(__file__).resolve().parent / "data" / "default" / "manifest.yaml"
 PARITY_DIR = Path(__file__).resolve().parent / "parity" / "data"  # package data: the original's reference cases
 ORIGINAL_REPO_ENV = "LONGCAT_ORIGINAL_REPO"
 
-# Enums built from the core's tuples, so the allowed values are named once (in longcat_i2v.defaults).
-CondRope = Enum("CondRope", {m: m for m in defaults.COND_ROPE_MODES})
-Resolution = Enum("Resolution", {r: r for r in defaults.RESOLUTIONS})
-DType = Enum("DType", {d: d for d in defaults.DTYPES})
+# Per item, not per setting: the prompt comes from the dataset, the seed is the top-level ``seed``.
+PER_ITEM = ("prompt", "seed")
+# Where the harness's model group starts, unlike the library (which picks the GPU and bfloat16 on CUDA).
+MODEL_START = {"checkpoint": MISSING, "device": "cpu", "dtype": "float32"}
 PerceptualBackend = Enum("PerceptualBackend", {b: b for b in ("auto", "lpips", "stlpips", "none")})
 PerceptualNet = Enum("PerceptualNet", {n: n for n in ("alex", "vgg")})
 FlowPreset = Enum("FlowPreset", {p: p for p in ("ultrafast", "fast", "medium")})
@@ -38,25 +39,29 @@ class ConfigError(ValueError):
     """A config value is out of range or inconsistent with another; the message names the key."""
 
 
-@dataclass
-class ModelConfig:
-    checkpoint: str | None = MISSING  # null: the built-in tiny random-weight checkpoint (model=tiny)
-    device: str = "cpu"
-    dtype: DType = DType["float32"]
+def _choice_enum(spec: FieldSpec) -> type[Enum]:
+    """An Enum of the field's choices, so that Hydra refuses a wrong choice when composing."""
+    return Enum(spec.key.title().replace("_", ""), {str(c): c for c in spec.option.choices or ()})  # type: ignore
 
 
-@dataclass
-class SamplerConfig:
-    steps: int | None = None  # None: defaults.steps_for(distill)
-    guidance: float | None = None  # None: defaults.guidance_for(distill)
-    distill: bool = False
-    cond_rope: CondRope = CondRope[defaults.COND_ROPE]
-    num_frames: int = defaults.NUM_FRAMES
-    resolution: Resolution = Resolution[defaults.RESOLUTION]
-    height: int | None = None  # both height and width, or neither (then the resolution bucket decides)
-    width: int | None = None
-    negative_prompt: str | None = defaults.NEGATIVE_PROMPT
-    max_sequence_length: int = defaults.MAX_SEQUENCE_LENGTH
+def schema(name: str, cls: type[Settings], skip: tuple[str, ...] = (), start: dict[str, Any] | None = None) -> type:
+    """A Hydra structured-config dataclass with one key per eval-visible field of settings type ``cls``."""
+    start = start or {}
+    entries = []
+    for spec in specs_for(cls, "eval"):
+        if spec.name in skip:
+            continue
+        kind: Any = _choice_enum(spec) if spec.option.choices else spec.type
+        default = start.get(spec.name, spec.initial)
+        if spec.option.choices and default not in (None, MISSING):
+            default = kind[str(default)]
+        hint = Optional[kind] if spec.optional else kind  # noqa: UP045 - OmegaConf needs typing.Optional here
+        entries.append((spec.key, hint, field(default=default)))
+    return make_dataclass(name, entries)
+
+
+ModelConfig = schema("ModelConfig", RuntimeSettings, start=MODEL_START)
+SamplerConfig = schema("SamplerConfig", I2VSettings, skip=PER_ITEM)
 
 
 @dataclass
@@ -83,7 +88,7 @@ class LoggerConfig:
     entity: str | None = None
     mode: str | None = None  # wandb: online/offline/disabled; None: $WANDB_MODE, else online if logged in
     save_media: bool = True  # mp4 and first-frame comparison per item
-    fps: int = defaults.FPS
+    fps: int = II("sampler.fps")  # the setting's own (one place: I2VSettings.fps)
     tags: list[str] = field(default_factory=list)
 
 
@@ -122,21 +127,8 @@ def validate(cfg) -> None:
     missing = OmegaConf.missing_keys(cfg)
     if missing:
         raise ConfigError(f"required values not given: {', '.join(sorted(missing))}; set them as key=value overrides")
-    s = cfg.sampler
-    if s.num_frames < 1 or (s.num_frames - 1) % 4:
-        _fail("sampler.num_frames", s.num_frames, "must be 4k+1 (1, 5, 9, ..., 93)")
-    if s.steps is not None and s.steps < 1:
-        _fail("sampler.steps", s.steps, "must be an integer >= 1 (or null for the default)")
-    if s.guidance is not None and (not math.isfinite(s.guidance) or s.guidance < 0):
-        _fail("sampler.guidance", s.guidance, "must be a finite number >= 0 (or null for the default)")
-    if (s.height is None) != (s.width is None):
-        raise ConfigError("sampler.height and sampler.width must be given together, or both null")
-    for key in ("height", "width"):
-        value = getattr(s, key)
-        if value is not None and (value <= 0 or value % 16):
-            _fail(f"sampler.{key}", value, "must be a positive multiple of 16")
-    if s.max_sequence_length < 1:
-        _fail("sampler.max_sequence_length", s.max_sequence_length, "must be >= 1")
+    sampler_settings(cfg.sampler)
+    runtime_settings(cfg.model)
     if cfg.seed < 0:
         _fail("seed", cfg.seed, "must be >= 0")
     if cfg.dataset.limit is not None and cfg.dataset.limit < 1:
@@ -149,10 +141,6 @@ def validate(cfg) -> None:
             cfg.model.checkpoint,
             "no such directory (a LongCat-Video checkpoint, hub or FastVideo layout)",
         )
-    if cfg.model.device.startswith("cuda") and not torch.cuda.is_available():
-        _fail("model.device", cfg.model.device, "no CUDA device is available here; use model.device=cpu")
-    if not 1 <= cfg.logger.fps <= 120:
-        _fail("logger.fps", cfg.logger.fps, "must be between 1 and 120")
     if cfg.logger.mode not in (None, "online", "offline", "disabled"):
         _fail("logger.mode", cfg.logger.mode, "must be online, offline, disabled or null")
     _validate_parity(cfg)
@@ -193,6 +181,26 @@ def _validate_parity(cfg) -> None:
             _fail("parity.original_repo", repo, "not a LongCat-Video checkout (no longcat_video/pipeline_*.py)")
         if cfg.sampler.cond_rope.name != "full":
             _fail("sampler.cond_rope", cfg.sampler.cond_rope.name, "the original has no RoPE skipping; use full")
+
+
+def settings_from_config(cls: type[Settings], group: str, node, skip: tuple[str, ...] = ()) -> Any:
+    """A config group as settings of type ``cls``; a bad value raises ConfigError naming its ``group.key``."""
+    values = OmegaConf.to_container(node, resolve=True, enum_to_str=True)
+    assert isinstance(values, dict)
+    try:
+        return cls.from_dict({k: v for k, v in values.items() if k not in skip})
+    except SettingsError as exc:
+        raise ConfigError(str(exc.relabel({s.name: f"{group}.{s.key}" for s in specs_for(cls, "eval")}))) from None
+
+
+def sampler_settings(sampler) -> I2VSettings:
+    """The sampler group as the core's settings (checked by them; a bad value names its ``sampler.`` key)."""
+    return settings_from_config(I2VSettings, "sampler", sampler)
+
+
+def runtime_settings(model) -> RuntimeSettings:
+    """The model group as the core's runtime settings (a missing checkpoint stays unset: checked above)."""
+    return settings_from_config(RuntimeSettings, "model", model)
 
 
 def original_repo(cfg) -> str | None:

@@ -13,9 +13,9 @@ import torch
 from omegaconf import OmegaConf
 from tqdm import tqdm
 
-from longcat_i2v import LongCatI2V, defaults, load_pipeline
+from longcat_i2v import LongCatI2V, load_pipeline
 
-from .config import ConfigError, original_repo, validate
+from .config import PER_ITEM, ConfigError, original_repo, sampler_settings, validate
 from .dataset import Item, load_manifest
 from .engines import Engine, FastVideoPeer, NativeEngine
 from .loggers import Logger, make_logger
@@ -28,19 +28,10 @@ RESULT_SCHEMA = 1
 
 
 def generation_request(sampler) -> dict:
-    """``generate_video`` keyword arguments for the sampler config, with steps/guidance resolved."""
-    return {
-        "negative_prompt": sampler.negative_prompt,
-        "num_frames": sampler.num_frames,
-        "resolution": sampler.resolution.name,
-        "height": sampler.height,
-        "width": sampler.width,
-        "num_inference_steps": defaults.steps_for(sampler.distill) if sampler.steps is None else sampler.steps,
-        "guidance_scale": defaults.guidance_for(sampler.distill) if sampler.guidance is None else sampler.guidance,
-        "distill": sampler.distill,
-        "cond_rope": sampler.cond_rope.name,
-        "max_sequence_length": sampler.max_sequence_length,
-    }
+    """``generate_video`` keyword arguments for the sampler config, with steps/guidance resolved (the prompt and
+    the seed come per item)."""
+    settings = sampler_settings(sampler).resolved()
+    return {k: v for k, v in settings.generation_kwargs().items() if k not in PER_ITEM}
 
 
 def _mean(values: list[float]) -> float | None:

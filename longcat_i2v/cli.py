@@ -10,132 +10,78 @@ import time
 from pathlib import Path
 
 from . import defaults
-from .errors import LongCatError
+from .cli_args import add_settings_arguments, given, settings_from_args
+from .errors import InvalidInputError, LongCatError
 from .layouts import LAYOUTS
+from .settings import I2VSettings, RuntimeSettings
+from .tiny import SMALL_SETTINGS
 
 
 def _generate_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="generate a video from an image and a prompt")
-    p.add_argument(
-        "--checkpoint", help="LongCat-Video checkpoint dir (hub or FastVideo layout); default: the built-in tiny one"
-    )
     p.add_argument("--image", required=True, help="input image: file path or http(s) URL")
-    p.add_argument("--prompt", required=True)
-    p.add_argument(
-        "--negative-prompt",
-        default=defaults.NEGATIVE_PROMPT,
-        help="used when guidance > 1; default: the original demo's; pass '' for none",
-    )
-    p.add_argument("--num-frames", type=int, default=defaults.NUM_FRAMES, help="4k+1 frames (default %(default)s)")
-    p.add_argument("--resolution", default=defaults.RESOLUTION, choices=defaults.RESOLUTIONS)
-    p.add_argument("--height", type=int, help="explicit height (multiple of 16), with --width; overrides --resolution")
-    p.add_argument("--width", type=int, help="explicit width (multiple of 16), with --height")
-    p.add_argument(
-        "--steps", type=int, help=f"denoising steps (default {defaults.STEPS}; {defaults.DISTILL_STEPS} with --distill)"
-    )
-    p.add_argument(
-        "--guidance",
-        type=float,
-        help=f"CFG scale (default {defaults.GUIDANCE}; {defaults.DISTILL_GUIDANCE} with --distill)",
-    )
-    p.add_argument("--seed", type=int, help="random seed (default: random, printed)")
-    p.add_argument("--distill", action="store_true", help=f"use the distill LoRA ({defaults.DISTILL_LORA_NAME})")
-    p.add_argument(
-        "--cond-rope",
-        default=defaults.COND_ROPE,
-        choices=defaults.COND_ROPE_MODES,
-        help="'skip': no rotary embedding on the conditioning frame (default 'full', the original)",
-    )
-    p.add_argument("--max-sequence-length", type=int, default=defaults.MAX_SEQUENCE_LENGTH)
-    p.add_argument("--resize-to-input", action="store_true", help="resize the video back to the input image size")
-    p.add_argument("--fps", type=_fps, default=defaults.FPS, help="1 to 120 (default %(default)s)")
     p.add_argument("--output", default="output.mp4", help="mp4 path (default %(default)s)")
-    p.add_argument("--device", default=defaults.default_device())
-    p.add_argument(
-        "--dtype", choices=defaults.DTYPES, help="DiT/VAE/text dtype (default bfloat16 on CUDA, float32 on CPU)"
-    )
-    p.add_argument(
-        "--sp", type=int, default=1, help="sequence-parallel size (run under torchrun with as many processes)"
-    )
-    p.add_argument(
-        "--cfg-parallel", action="store_true", help="uncond/cond CFG halves on two rank groups (2 x sp ranks)"
-    )
+    p.add_argument("--settings", type=Path, help="a JSON file of generation settings (flags given override it)")
+    add_settings_arguments(p, I2VSettings)
+    add_settings_arguments(p, RuntimeSettings)
 
 
-def _fps(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 120:
-        raise argparse.ArgumentTypeError(f"fps must be between 1 and 120, got {value}")
-    return value
-
-
-def _request(args: argparse.Namespace) -> dict:
-    """The generate_video arguments, checked (and the image read) before any model is loaded."""
-    from .conditioning import resolve_size
-    from .images import load_image
-    from .pipeline import check_inputs
-
-    steps = defaults.steps_for(args.distill) if args.steps is None else args.steps
-    guidance = defaults.guidance_for(args.distill) if args.guidance is None else args.guidance
-    negative = args.negative_prompt or None
-    check_inputs(args.prompt, negative, args.num_frames, steps, guidance, args.cond_rope, args.max_sequence_length)
-    image = load_image(args.image)
-    resolve_size(image, args.resolution, args.height, args.width)
-    return {
-        "prompt": args.prompt,
-        "image": image,
-        "negative_prompt": negative,
-        "num_frames": args.num_frames,
-        "resolution": args.resolution,
-        "height": args.height,
-        "width": args.width,
-        "num_inference_steps": steps,
-        "guidance_scale": guidance,
-        "seed": args.seed,
-        "distill": args.distill,
-        "cond_rope": args.cond_rope,
-        "max_sequence_length": args.max_sequence_length,
-    }
+def _settings(args: argparse.Namespace) -> tuple[I2VSettings, RuntimeSettings]:
+    """The generation and runtime settings from the flags (and --settings), checked before any model loads; the
+    built-in tiny checkpoint starts from small settings so that a CPU answers in seconds."""
+    runtime = settings_from_args(RuntimeSettings, args)
+    base = I2VSettings.from_json(args.settings) if args.settings else None
+    start = None
+    if runtime.checkpoint is None and base is None:
+        sized = {"resolution", "height", "width"} & set(given(args, I2VSettings))
+        start = {k: v for k, v in SMALL_SETTINGS.items() if not (sized and k in ("height", "width"))}
+    settings = settings_from_args(I2VSettings, args, base, start)
+    if not settings.prompt:
+        raise InvalidInputError('a prompt is required (--prompt, or "prompt" in the --settings file)')
+    return settings, runtime
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     from . import parallel
+    from .images import load_image
 
-    request = _request(args)
-    device = args.device
-    world = args.sp * (2 if args.cfg_parallel else 1)
+    settings, runtime = _settings(args)
+    image = load_image(args.image)
+    device = runtime.device or defaults.default_device()
+    world = runtime.sp_size * (2 if runtime.cfg_parallel else 1)
     if world > 1:
         device = parallel.init_process_group(world, device)
     try:
-        return _generate(args, request, device, parallel.is_main_process())
+        return _generate(args, settings, runtime.replace(device=device), image, parallel.is_main_process())
     finally:
         parallel.destroy_process_group()
 
 
-def _generate(args: argparse.Namespace, request: dict, device: str, is_main: bool) -> int:
+def _generate(args: argparse.Namespace, settings: I2VSettings, runtime: RuntimeSettings, image, is_main: bool) -> int:
     from tqdm import tqdm
 
     from .pipeline import load_pipeline
     from .video import even_size, resize_frames, to_uint8, write_mp4
 
-    pipe = load_pipeline(args.checkpoint, device, args.dtype, sp_size=args.sp, cfg_parallel=args.cfg_parallel)
+    pipe = load_pipeline(runtime=runtime)
     if is_main and pipe.is_tiny:
         print(
-            f"note: {pipe.checkpoint_dir} is the built-in tiny random-weight checkpoint; its videos are noise",
+            f"note: {pipe.checkpoint_dir} is the built-in tiny random-weight checkpoint; its videos are noise "
+            f"(small settings unless given: {SMALL_SETTINGS})",
             file=sys.stderr,
         )
-    bar = tqdm(desc="denoising", total=request["num_inference_steps"], unit="step", disable=not is_main)
+    bar = tqdm(desc="denoising", total=settings.steps, unit="step", disable=not is_main)
     start = time.perf_counter()
     with bar:
-        out = pipe.generate_video(**request, callback=lambda step, total, latents: bar.update(1))
+        out = pipe.generate_video(image=image, settings=settings, callback=lambda step, total, latents: bar.update(1))
     if is_main:
         frames = to_uint8(out.frames)
-        if args.resize_to_input:
+        if settings.resize_to_input:
             frames = resize_frames(frames, *even_size(*out.input_size))
-        path = write_mp4(frames, args.output, fps=args.fps)
+        path = write_mp4(frames, args.output, fps=settings.fps)
         elapsed = time.perf_counter() - start
         h, w = frames.shape[1:3]
-        print(f"wrote {path} ({len(frames)} frames, {w}x{h}, {args.fps} fps) seed={out.seed} in {elapsed:.1f}s")
+        print(f"wrote {path} ({len(frames)} frames, {w}x{h}, {settings.fps} fps) seed={out.seed} in {elapsed:.1f}s")
     return 0
 
 

@@ -39,3 +39,21 @@ def _declare_torchvision_ops() -> None:
 
 
 _declare_torchvision_ops()
+
+
+def _hide_incompatible_torchao() -> None:
+    """diffusers 0.35.1 imports torchao's old tensor classes when torchao is installed; with a torchao that moved
+    them (0.14 and newer) its fallback path hits a NameError and every diffusers model import fails. We quantize
+    our DiT with torchao directly (``quant``), never through diffusers, so diffusers is told torchao is absent
+    when those classes are missing. A torchao that has them is left alone."""
+    if importlib.util.find_spec("torchao") is None:
+        return
+    try:
+        from torchao.dtypes import NF4Tensor  # noqa: F401
+    except ImportError:
+        from diffusers.utils import import_utils
+
+        import_utils._torchao_available = False
+
+
+_hide_incompatible_torchao()

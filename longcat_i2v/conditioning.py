@@ -29,14 +29,9 @@ def bucket_size(width: int, height: int, resolution: str) -> tuple[int, int]:
 
 
 def resolve_size(image: Image.Image, resolution: str, height: int | None, width: int | None) -> tuple[int, int]:
-    """Explicit height/width (both, multiples of 16) or the resolution's bucket for the image."""
-    if (height is None) != (width is None):
-        raise InvalidInputError("give both height and width, or neither (then the resolution bucket decides)")
-    if height is None:
+    """The explicit (height, width), already checked by the settings, or the resolution's bucket for the image."""
+    if height is None or width is None:
         return bucket_size(image.width, image.height, resolution)
-    for name, value in (("height", height), ("width", width)):
-        if not isinstance(value, int) or value <= 0 or value % SIZE_MULTIPLE:
-            raise InvalidInputError(f"{name} must be a positive multiple of {SIZE_MULTIPLE}, got {value!r}")
     return height, width
 
 
@@ -102,11 +97,19 @@ def prepare_latents(
     generator: torch.Generator,
     device: torch.device | str,
     channels: int = 16,
+    latents: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """The first DiT input as the original computes it: the noise drawn first, then the image's VAE posterior
-    sample (normalized) in frame 0, both from ``generator``."""
+    """The first DiT input as the original computes it: the noise drawn first, then the conditioning frames' VAE
+    posterior sample (normalized) in front, both from ``generator``. Given ``latents`` replace the noise (nothing
+    is drawn for them), as the original's ``latents=`` argument does."""
     _, _, _, height, width = pixels.shape
-    noise = randn(latent_shape(num_frames, height, width, channels), generator, device)
+    shape = latent_shape(num_frames, height, width, channels)
+    if latents is None:
+        noise = randn(shape, generator, device)
+    elif tuple(latents.shape) != shape:
+        raise InvalidInputError(f"latents must have shape {list(shape)} for these settings, got {list(latents.shape)}")
+    else:
+        noise = latents.to(device, torch.float32)
     return place_condition(noise, encode_condition(vae, pixels, generator))
 
 

@@ -11,10 +11,12 @@ DISTILL_STEPS = 16
 DISTILL_GUIDANCE = 1.0
 MAX_SEQUENCE_LENGTH = 512
 FPS = 15
+MAX_FPS = 120
 CRF = 18
 COND_ROPE_MODES = ("full", "skip")
 COND_ROPE = "full"
 DISTILL_LORA_NAME = "cfg_step_lora.safetensors"  # under lora/ (hub) or lora/distilled/ (FastVideo)
+REFINEMENT_LORA_NAME = "refinement_lora.safetensors"  # under lora/ (hub) or lora/refinement/ (FastVideo)
 
 # The negative prompt of the original demo (run_demo_image_to_video.py).
 NEGATIVE_PROMPT = (
@@ -29,6 +31,7 @@ NEGATIVE_PROMPT = (
 MAX_IMAGE_PIXELS = 64_000_000
 MAX_IMAGE_BYTES = 50 * 1024 * 1024
 URL_TIMEOUT_S = 20.0
+MAX_PROMPT_CHARS = 4000
 
 
 def steps_for(distill: bool) -> int:

@@ -187,7 +187,6 @@ class LongCatDiT(nn.Module):
         self.y_embedder = CaptionEmbedder(cfg.caption_channels, cfg.hidden_size)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
         self.final_layer = FinalLayer(cfg)
-        self.sp: SequenceParallel | None = None
 
     @property
     def dtype(self) -> torch.dtype:
@@ -201,9 +200,11 @@ class LongCatDiT(nn.Module):
         encoder_attention_mask: torch.Tensor | None = None,
         num_cond_latents: int = 0,
         cond_rope: str = "full",
+        sp: SequenceParallel | None = None,
     ) -> torch.Tensor:
         """hidden_states [B, C, T, H, W]; timestep [B] or [B, T]; encoder_hidden_states [B, 1, L, C_text];
-        encoder_attention_mask [B, L]. Returns [B, C_out, T, H, W] in float32."""
+        encoder_attention_mask [B, L]; ``sp``: this rank's sequence-parallel group, if any.
+        Returns [B, C_out, T, H, W] in float32."""
         cfg = self.config
         b, _, t, h, w = hidden_states.shape
         _, ph, pw = cfg.patch_size
@@ -226,14 +227,14 @@ class LongCatDiT(nn.Module):
 
         head_dim = cfg.hidden_size // cfg.num_heads
         cos, sin = rope_cos_sin(grid, head_dim, num_cond_latents, cond_rope, device=x.device)
-        if self.sp is not None:
-            x, cos, sin = self.sp.shard(x, cos, sin, grid)
+        if sp is not None:
+            x, cos, sin, tiling = sp.shard(x, cos, sin, grid)
         num_cond_tokens = num_cond_latents * (x.shape[1] // t)
         for block in self.blocks:
-            x = block(x, text, text_mask, temb, (cos, sin), num_cond_tokens, self.sp)
+            x = block(x, text, text_mask, temb, (cos, sin), num_cond_tokens, sp)
         x = self.final_layer(x, temb)
-        if self.sp is not None:
-            x = self.sp.gather(x, grid)
+        if sp is not None:
+            x = sp.gather(x, tiling)
         return self.unpatchify(x, grid).float()
 
     def unpatchify(self, x: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:

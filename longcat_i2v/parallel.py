@@ -13,6 +13,7 @@ unpatchify. NCCL on CUDA, gloo on CPU.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
@@ -45,31 +46,47 @@ def _a2a(x: torch.Tensor, group: dist.ProcessGroup) -> torch.Tensor:
     return out
 
 
+@dataclass(frozen=True)
+class Tiling:
+    """How one token grid [T, H, W] is cut: an a×b grid of H×W tiles, one per rank (all frames each)."""
+
+    grid: tuple[int, int, int]
+    split: tuple[int, int]
+
+    @property
+    def tile(self) -> tuple[int, int]:
+        """(h, w) of one rank's tile in tokens."""
+        return self.grid[1] // self.split[0], self.grid[2] // self.split[1]
+
+
 class SequenceParallel:
-    """The per-DiT sequence-parallel state: process group, rank and the current tiling."""
+    """The sequence-parallel process group of one rank: its size, its rank and the attention it wraps."""
 
     def __init__(self, size: int, group: dist.ProcessGroup | None = None, attention: AttentionFn = attend) -> None:
         self.group = group
         self.size = size
         self.rank = dist.get_rank(group)
         self.attention = attention
-        self.split: tuple[int, int] = (1, size)
 
-    def _tile(self, x: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
+    def tiling(self, grid: tuple[int, int, int]) -> Tiling:
+        return Tiling(grid, choose_split(self.size, grid[1], grid[2]))
+
+    def tile(self, x: torch.Tensor, tiling: Tiling) -> torch.Tensor:
         """This rank's tile of a [..., T*H*W, C] tensor, as [..., T*h*w, C]."""
-        t, gh, gw = grid
-        self.split = a, b = choose_split(self.size, gh, gw)
+        t, gh, gw = tiling.grid
+        (th, tw), (_, b) = tiling.tile, tiling.split
         i, j = divmod(self.rank, b)
-        th, tw = gh // a, gw // b
         lead = x.shape[:-2]
         tiles = x.reshape(*lead, t, gh, gw, x.shape[-1])[..., :, i * th : (i + 1) * th, j * tw : (j + 1) * tw, :]
         return tiles.reshape(*lead, t * th * tw, x.shape[-1])
 
     def shard(
         self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, grid: tuple[int, int, int]
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Keep this rank's tokens of x [B, N, C] and the matching rows of the RoPE tables."""
-        return self._tile(x, grid), self._tile(cos, grid), self._tile(sin, grid)
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, Tiling]:
+        """This rank's tokens of x [B, N, C], the matching rows of the RoPE tables, and the tiling that
+        ``gather`` needs to put the tiles back."""
+        tiling = self.tiling(grid)
+        return self.tile(x, tiling), self.tile(cos, tiling), self.tile(sin, tiling), tiling
 
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """Ulysses attention over [B, heads, S_local, D] tensors; returns [B, heads, S_local(q), D]."""
@@ -90,11 +107,10 @@ class SequenceParallel:
         y = _a2a(out.reshape(b, heads // n, n, s, d).permute(2, 0, 1, 3, 4).contiguous(), self.group)
         return y.transpose(0, 1).reshape(b, heads, s, d)
 
-    def gather(self, x: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
+    def gather(self, x: torch.Tensor, tiling: Tiling) -> torch.Tensor:
         """All ranks' tiles [B, T*h*w, C] → the full [B, T*H*W, C] in raster order, on every rank."""
-        t, gh, gw = grid
-        a, b = self.split
-        th, tw = gh // a, gw // b
+        t, gh, gw = tiling.grid
+        (a, b), (th, tw) = tiling.split, tiling.tile
         parts = [torch.empty_like(x) for _ in range(self.size)]
         dist.all_gather(parts, x.contiguous(), group=self.group)
         tiles = torch.stack(parts).reshape(a, b, x.shape[0], t, th, tw, x.shape[-1])
@@ -121,9 +137,44 @@ class CfgParallel:
         return torch.cat(parts)
 
 
-def setup_parallel(dit: torch.nn.Module, sp_size: int, cfg_parallel: bool = False) -> CfgParallel | None:
-    """Attach sequence parallelism (and the CFG axis) over the default process group, whose world size
-    must be sp_size × (2 if cfg_parallel else 1). Returns the CFG axis, or None without it."""
+@dataclass(frozen=True)
+class Parallel:
+    """This process's place in a parallel run: the sequence-parallel group and the CFG axis (each None when
+    not used). The pipeline passes it where it is used; ``Parallel()`` is a single process."""
+
+    sp: SequenceParallel | None = None
+    cfg: CfgParallel | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.sp is not None or self.cfg is not None
+
+    def shared_seed(self, seed: int, device: torch.device | str) -> int:
+        """Global rank 0's seed on every rank, so a randomly drawn seed is the same everywhere."""
+        return seed if not self.active else int(broadcast(torch.tensor([seed], dtype=torch.int64, device=device)))
+
+    def share(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Rank 0's values of the tensors on every rank (noise, latents and text must agree everywhere)."""
+        return tuple(broadcast(x) for x in tensors) if self.active else tensors
+
+    def check_size(self, height: int, width: int) -> None:
+        """Fail before any work when the image size cannot be tiled over the ranks."""
+        if self.sp is not None:
+            self.sp.check_size(height, width)
+
+    def run(self, dit: torch.nn.Module, x: torch.Tensor, t: torch.Tensor, text: torch.Tensor, mask: torch.Tensor,
+            **kwargs) -> torch.Tensor:  # fmt: skip
+        """The DiT on a batch; with the CFG axis this rank runs its half of [uncond, cond] and the halves are
+        exchanged, so every rank returns the whole batch's prediction."""
+        if self.cfg is not None and x.shape[0] == 2:
+            i = slice(self.cfg.index, self.cfg.index + 1)
+            return self.cfg.gather(dit(x[i], t[i], text[i], mask[i], sp=self.sp, **kwargs))
+        return dit(x, t, text, mask, sp=self.sp, **kwargs)
+
+
+def setup_parallel(num_heads: int, sp_size: int, cfg_parallel: bool = False) -> Parallel:
+    """Sequence parallelism (and the CFG axis) over the default process group, whose world size must be
+    sp_size × (2 if cfg_parallel else 1), for a DiT with ``num_heads`` attention heads."""
     if not isinstance(sp_size, int) or sp_size < 1:
         raise ParallelConfigError(f"sp_size must be an integer >= 1, got {sp_size!r}")
     cfg = 2 if cfg_parallel else 1
@@ -139,30 +190,23 @@ def setup_parallel(dit: torch.nn.Module, sp_size: int, cfg_parallel: bool = Fals
             f"sp_size={sp_size}{' x 2 (cfg_parallel)' if cfg_parallel else ''} = {sp_size * cfg} ranks disagrees "
             f"with the process group's world size {world}"
         )
-    heads = dit.config.num_heads
-    if heads % sp_size:
+    if num_heads % sp_size:
         raise ParallelConfigError(
-            f"the DiT's {heads} heads cannot be split over sp_size={sp_size}; use a divisor of {heads}"
+            f"the DiT's {num_heads} heads cannot be split over sp_size={sp_size}; use a divisor of {num_heads}"
         )
     rank = dist.get_rank()
     # Every rank must create every group, in the same order.
     sp_groups = [dist.new_group([c * sp_size + i for i in range(sp_size)]) for c in range(cfg)] if cfg > 1 else [None]
     pairs = [dist.new_group([i, sp_size + i]) for i in range(sp_size)] if cfg > 1 else []
     index, local = divmod(rank, sp_size)
-    if sp_size > 1:
-        dit.sp = SequenceParallel(sp_size, group=sp_groups[index])
-    return CfgParallel(index, pairs[local]) if cfg > 1 else None
+    sp = SequenceParallel(sp_size, group=sp_groups[index]) if sp_size > 1 else None
+    return Parallel(sp, CfgParallel(index, pairs[local]) if cfg > 1 else None)
 
 
 def broadcast(x: torch.Tensor) -> torch.Tensor:
-    """Global rank 0's value of x on every rank (noise, latents and text must agree everywhere)."""
+    """Global rank 0's value of x on every rank."""
     dist.broadcast(x, src=0)
     return x
-
-
-def shared_seed(seed: int, device: torch.device | str) -> int:
-    """Global rank 0's seed on every rank, so a randomly drawn seed is the same everywhere."""
-    return int(broadcast(torch.tensor([seed], dtype=torch.int64, device=device)).item())
 
 
 def init_process_group(world_size: int, device: str) -> str:

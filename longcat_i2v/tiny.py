@@ -19,6 +19,8 @@ from .lora import HYPHEN, PREFIX
 
 TINY_MARKER = "_longcat_i2v_tiny"  # in model_index.json: the built-in random-weight checkpoint
 TINY_VERSION = "tiny-v1"
+# Where a front end starts on the tiny checkpoint (unless told otherwise): seconds per video on a CPU.
+SMALL_SETTINGS = {"num_frames": 9, "num_inference_steps": 8, "height": 144, "width": 256}
 SEED = 20251123
 DIT = DiTConfig(
     hidden_size=128, depth=2, num_heads=4, caption_channels=64, adaln_tembed_dim=64, text_tokens_zero_pad=True

@@ -45,13 +45,13 @@ def _worker(rank: int, world: int, port: int, ckpt: str, out_dir: str) -> None:
         block.attn.qkv.register_forward_hook(lambda m, i, o: shapes["qkv"].append(tuple(i[0].shape)))
         block.ffn.w1.register_forward_hook(lambda m, i, o: shapes["ffn"].append(tuple(i[0].shape)))
         block.cross_attn.q_linear.register_forward_hook(lambda m, i, o: shapes["cross_q"].append(tuple(i[0].shape)))
-        inner = pipe.dit.sp.attention
+        inner = pipe.parallel.sp.attention
 
         def recording(q, k, v):
             shapes["attn"].append((tuple(q.shape), tuple(k.shape)))
             return inner(q, k, v)
 
-        pipe.dit.sp.attention = recording
+        pipe.parallel.sp.attention = recording
         results = {name: pipe.generate_video("a fox runs", image=IMG, **{**COMMON, **kw}) for name, kw in RUNS.items()}
         recorded = {k: list(v) for k, v in shapes.items()}  # before the extra run below, which has fewer frames
         random_run = pipe.generate_video(
@@ -103,9 +103,9 @@ def test_tiling_choices_and_errors(tiny_pipe):
     with pytest.raises(ParallelConfigError, match="3x5 token grid .* 2 equal tiles"):
         choose_split(2, 3, 5)
     with pytest.raises(ParallelConfigError, match="initialized torch.distributed process group"):
-        setup_parallel(tiny_pipe.dit, 2)
+        setup_parallel(tiny_pipe.dit.config.num_heads, 2)
     with pytest.raises(ParallelConfigError, match="sp_size must be an integer"):
-        setup_parallel(tiny_pipe.dit, 0)
+        setup_parallel(tiny_pipe.dit.config.num_heads, 0)
 
 
 def _cfg_worker(rank: int, world: int, port: int, ckpt: str, out_dir: str, sp_size: int) -> None:
@@ -136,4 +136,4 @@ def test_cfg_parallel_matches_single_process(tiny_ckpt, tiny_pipe, tmp_path, sp_
 
 def test_world_size_must_match(tiny_pipe):
     with pytest.raises(ParallelConfigError, match="cfg_parallel.*initialized"):
-        setup_parallel(tiny_pipe.dit, 1, cfg_parallel=True)
+        setup_parallel(tiny_pipe.dit.config.num_heads, 1, cfg_parallel=True)

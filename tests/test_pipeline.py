@@ -78,3 +78,56 @@ def test_uint8_truncates_and_mp4_round_trip(tmp_path):
     assert decoded.shape == (5, 32, 48, 3)
     assert even_size(75, 51) == (74, 50)
     assert resize_frames(to_uint8(frames), 10, 6).shape == (3, 6, 10, 3)
+
+
+def test_settings_object_gives_the_same_video_as_keywords(tiny_pipe):
+    from longcat_i2v.settings import I2VSettings
+
+    kw = tiny_pipe.generate_video("a cat", image=IMG, seed=5, cond_rope="skip", **SMALL)
+    settings = I2VSettings(prompt="a cat", seed=5, cond_rope="skip", **SMALL)
+    obj = tiny_pipe.generate_video(image=IMG, settings=settings)
+    assert np.array_equal(kw.frames, obj.frames)
+    assert obj.settings == settings.resolved() and obj.settings.guidance_scale == defaults.GUIDANCE
+    with pytest.raises(ValueError, match="either as keyword arguments or in settings=, not both .*num_frames"):
+        tiny_pipe.generate_video(image=IMG, settings=settings, num_frames=9)
+
+
+def test_given_latents_replace_the_noise(tiny_pipe):
+    """latents= starts from given latents (the diffusers convention): the run that drew its own noise is reproduced
+    from that noise, and other latents give another video; frame 0 is still the image's latent."""
+    gen = torch.Generator().manual_seed(8)
+    noise = torch.randn(1, 16, 2, 4, 6, generator=gen)  # the first draw of a generator seeded 8, as the pipeline's
+    drawn = tiny_pipe.generate_video("a cat", image=IMG, seed=8, **SMALL)
+    # seed 9's generator: its first draw (the posterior eps) differs from seed 8's second draw, so compare frame 0
+    given = tiny_pipe.generate_video("a cat", image=IMG, latents=noise, seed=8, **SMALL)
+    assert not np.array_equal(drawn.latents, given.latents)  # the posterior eps is now the generator's first draw
+    same = tiny_pipe.generate_video("a cat", image=IMG, latents=noise, seed=8, **SMALL)
+    assert np.array_equal(given.frames, same.frames)
+    other = tiny_pipe.generate_video("a cat", image=IMG, latents=noise + 1, seed=8, **SMALL)
+    assert not np.array_equal(given.frames, other.frames)
+    with pytest.raises(ValueError, match=r"latents must have shape \[1, 16, 2, 4, 6\]"):
+        tiny_pipe.generate_video("a cat", image=IMG, latents=noise[:, :, :1], **SMALL)
+
+
+def test_one_pipeline_refuses_a_second_thread(tiny_pipe):
+    import threading
+
+    started, release, errors = threading.Event(), threading.Event(), []
+
+    def slow(i, n, latents):
+        started.set()
+        release.wait(30)
+
+    worker = threading.Thread(target=lambda: tiny_pipe.generate_video("a", image=IMG, callback=slow, **SMALL))
+    worker.start()
+    try:
+        assert started.wait(30)
+        try:
+            tiny_pipe.generate_video("b", image=IMG, **SMALL)
+        except ValueError as exc:
+            errors.append(str(exc))
+    finally:
+        release.set()
+        worker.join(30)
+    assert errors and "already generating in another thread" in errors[0]
+    assert tiny_pipe.generate_video("c", image=IMG, seed=1, **SMALL).seed == 1  # free again afterwards

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
+from longcat_i2v.settings import I2VSettings, field_specs
 from longcat_i2v.video import to_uint8
 
 from ..engines import Engine
@@ -57,20 +58,20 @@ def compare(
     return result
 
 
+# The case json's names for settings fields where they differ (the original's argument names).
+CASE_NAMES = {"use_distill": "distill"}
+
+
+def case_settings(case: dict) -> I2VSettings:
+    """The case's generation settings (explicit size: the small cases were made with a tiny bucket table)."""
+    fields = {s.name for s in field_specs(I2VSettings)} - {"prompt", "seed"}
+    values = {CASE_NAMES.get(k, k): v for k, v in case.items()}
+    return I2VSettings(**{k: v for k, v in values.items() if k in fields})
+
+
 def case_request(case: dict) -> dict:
-    """The case's generation settings as ``generate_video`` keyword arguments (explicit size: the small cases
-    were made with a tiny bucket table)."""
-    return {
-        "negative_prompt": case.get("negative_prompt"),
-        "num_frames": case["num_frames"],
-        "resolution": case["resolution"],
-        "height": case["height"],
-        "width": case["width"],
-        "num_inference_steps": case["num_inference_steps"],
-        "guidance_scale": case["guidance_scale"],
-        "distill": case["use_distill"],
-        "max_sequence_length": case["max_sequence_length"],
-    }
+    """The case's settings as ``generate_video`` keyword arguments, steps and guidance resolved."""
+    return {k: v for k, v in case_settings(case).resolved().generation_kwargs().items() if k not in ("prompt", "seed")}
 
 
 def run_case(engine_for: Callable[[bool], Engine], cases_dir: str | Path, name: str) -> dict:

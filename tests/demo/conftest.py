@@ -21,7 +21,7 @@ from longcat_i2v import LongCatI2V
 # Small enough that a generation takes well under a second on a CPU; max_steps is large so that a
 # cancel test can start a job that would run for a long time if the cancel did not stop it.
 TINY_FORM = DemoConfig(
-    resolution=CUSTOM_SIZE, width=64, height=64, min_side=32, num_frames=5, max_frames=17, steps=2, max_steps=5000
+    resolution=CUSTOM_SIZE, width=64, height=64, min_side=32, num_frames=5, max_frames=17, steps=2, max_steps=1000
 )
 
 

@@ -35,43 +35,44 @@ def request(image: Path | str | None, config: DemoConfig = CONFIG, **changes):
 
 
 def test_good_form_becomes_pipeline_arguments(picture_path: Path) -> None:
-    req = request(picture_path, seed=7, skip_cond_rope=True, distill=True, num_frames=9.0)
-    kwargs = req.pipeline_kwargs()
-    assert kwargs["image"].size == (96, 72) and kwargs["image"].mode == "RGB"
-    assert kwargs["prompt"] == "a cat walks"
-    assert (kwargs["num_frames"], kwargs["seed"], kwargs["cond_rope"], kwargs["distill"]) == (9, 7, "skip", True)
-    assert (kwargs["resolution"], kwargs["height"], kwargs["width"]) == ("480p", None, None)
-    assert isinstance(kwargs["num_frames"], int) and req.fps == 15
+    req = request(picture_path, seed=7, skip_cond_rope=True, distill=True, num_frames=9.0, steps=16, guidance=1)
+    kwargs, s = req.pipeline_kwargs(), req.settings
+    assert kwargs["image"].size == (96, 72) and kwargs["image"].mode == "RGB" and kwargs["settings"] is s
+    assert s.prompt == "a cat walks"
+    assert (s.num_frames, s.seed, s.cond_rope, s.distill) == (9, 7, "skip", True)
+    assert (s.resolution, s.height, s.width) == ("480p", None, None)
+    assert isinstance(s.num_frames, int) and req.fps == 15
 
 
 def test_custom_size_is_passed_explicitly(picture_path: Path) -> None:
-    kwargs = request(picture_path, resolution=CUSTOM_SIZE, width=640.0, height=352).pipeline_kwargs()
-    assert (kwargs["height"], kwargs["width"]) == (352, 640)
+    s = request(picture_path, resolution=CUSTOM_SIZE, width=640.0, height=352).settings
+    assert (s.height, s.width) == (352, 640)
 
 
 @pytest.mark.parametrize("seed", [None, "", -1, -5])
 def test_empty_or_negative_seed_means_random(picture_path: Path, seed) -> None:
-    assert request(picture_path, seed=seed).seed is None
+    assert request(picture_path, seed=seed).settings.seed is None
 
 
 def test_empty_negative_prompt_is_none_for_the_pipeline(picture_path: Path) -> None:
-    assert request(picture_path, negative_prompt="").pipeline_kwargs()["negative_prompt"] is None
+    assert request(picture_path, negative_prompt="").settings.negative_prompt is None
 
 
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"num_frames": 6}, "Number of frames must be 4k+1 between 5 and 93"),
-        ({"num_frames": 97}, "got 97"),
-        ({"num_frames": 1}, "got 1"),
+        ({"num_frames": 6}, "Number of frames must be of the form 4k+1 (1, 5, 9, ..., 93), got 6."),
+        ({"num_frames": 97}, "Number of frames must be between 5 and 93, got 97."),
+        ({"num_frames": 1}, "Number of frames must be between 5 and 93, got 1."),
         ({"num_frames": 9.5}, "Number of frames must be a whole number"),
         ({"num_frames": "many"}, "Number of frames must be a whole number, got 'many'"),
         ({"resolution": "1080p"}, "Resolution must be one of 480p, 720p, custom, got '1080p'"),
         (
             {"resolution": CUSTOM_SIZE, "width": 100},
-            "Width must be a multiple of 16 between 128 and 1920 pixels, got 100",
+            "Width must be between 128 and 1920, got 100.",
         ),
-        ({"resolution": CUSTOM_SIZE, "height": 2048}, "Height must be a multiple of 16"),
+        ({"resolution": CUSTOM_SIZE, "width": 200}, "Width must be a positive multiple of 16 up to 4096, got 200."),
+        ({"resolution": CUSTOM_SIZE, "height": 2048}, "Height must be between 128 and 1920, got 2048."),
         ({"resolution": CUSTOM_SIZE, "width": 1920, "height": 1920}, "1920×1920 is too large"),
         ({"resolution": CUSTOM_SIZE, "width": None}, "needs both a width and a height"),
         ({"steps": 0}, "Steps must be between 1 and 100, got 0"),
@@ -80,9 +81,11 @@ def test_empty_negative_prompt_is_none_for_the_pipeline(picture_path: Path) -> N
         ({"guidance": float("nan")}, "Guidance must be a finite number"),
         ({"seed": 2**40}, "Seed must be between 0 and 2147483647"),
         ({"seed": True}, "Seed must be a whole number"),
-        ({"fps": 0}, "FPS must be between 1 and 60, got 0"),
-        ({"prompt": "x" * 4001}, "The prompt is 4001 characters long; at most 4000"),
-        ({"prompt": 3}, "The prompt must be text, got int"),
+        ({"fps": 0}, "FPS must be between 1 and 120, got 0"),
+        ({"prompt": "x" * 4001}, "Prompt is 4001 characters long; at most 4000"),
+        ({"prompt": 3}, "Prompt must be text, got int"),
+        ({"distill": "false"}, "Distill (16 steps, guidance 1.0) must be on or off (true or false), got 'false'."),
+        ({"prompt": "a \ud800 cat"}, "Prompt must be valid Unicode text (it contains a lone surrogate)"),
     ],
 )
 def test_bad_values_are_named(picture_path: Path, changes: dict, message: str) -> None:
@@ -121,8 +124,10 @@ def test_exif_rotation_is_applied(tmp_path: Path) -> None:
 
 
 def test_config_refuses_inconsistent_bounds() -> None:
-    with pytest.raises(ValueError, match="num_frames 8 must be 4k\\+1"):
+    with pytest.raises(ValueError, match="starting values: num_frames=8 is invalid: must be of the form 4k\\+1"):
         DemoConfig(num_frames=8)
-    with pytest.raises(ValueError, match="max_steps >= 50"):
+    with pytest.raises(ValueError, match="upper caps: num_inference_steps=2000 is invalid"):
+        DemoConfig(max_steps=2000)
+    with pytest.raises(ValueError, match="max_steps must be >= 50"):
         DemoConfig(steps=4, max_steps=10)
     assert DemoConfig.tiny().num_frames < defaults.NUM_FRAMES

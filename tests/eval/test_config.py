@@ -54,10 +54,12 @@ def test_bad_types_and_choices_fail_at_compose(override, message):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["sampler.num_frames=6"], r"sampler.num_frames=6 is invalid: must be 4k\+1"),
+        (["sampler.num_frames=6"], r"sampler.num_frames=6 is invalid: must be of the form 4k\+1"),
         (["sampler.steps=0"], "sampler.steps=0 is invalid: must be an integer >= 1"),
         (["sampler.guidance=-1"], "sampler.guidance=-1.0 is invalid"),
-        (["sampler.height=64"], "sampler.height and sampler.width must be given together"),
+        (["sampler.height=64"], "give both sampler.height and sampler.width, or neither"),
+        (["sampler.fps=500"], "sampler.fps=500 is invalid: must be an integer >= 1 and <= 120"),
+        (["model.device=bogus"], "model.device='bogus' is invalid: must be a torch device"),
         (["sampler.height=60", "sampler.width=64"], "sampler.height=60 is invalid: must be a positive multiple of 16"),
         (["seed=-3"], "seed=-3 is invalid"),
         (["dataset.limit=0"], "dataset.limit=0 is invalid"),
@@ -81,5 +83,5 @@ def test_a_bad_value_stops_the_run_with_the_key_named(tmp_path):
 
     proc = run_eval(["sampler.num_frames=6", f"hydra.run.dir={tmp_path}"], check=False)
     assert proc.returncode != 0
-    assert "sampler.num_frames=6 is invalid: must be 4k+1" in proc.stderr
+    assert "sampler.num_frames=6 is invalid: must be of the form 4k+1" in proc.stderr
     assert not (tmp_path / "result.json").exists()

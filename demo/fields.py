@@ -1,0 +1,117 @@
+"""The form as one table of fields: name, component, default, bounds and help for every input on the page.
+
+The rows come from the core's settings type (every demo-visible field of ``I2VSettings``), dressed by ``LOOKS``
+(label, component, placement, the operator's caps from ``DemoConfig``). The same table builds the page
+(``layout``), parses a submitted form (``request``) and gives the tests their defaults, so a new setting shows
+up on the page without editing the demo; ``LOOKS`` only makes it look better.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from longcat_i2v.settings import FieldSpec, I2VSettings, specs_for
+
+from .config import MAX_SEED, DemoConfig
+
+COMPONENTS = ("image", "textbox", "radio", "number", "slider", "checkbox")
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One input of the form. ``setting`` is the settings field it fills (None for the image)."""
+
+    name: str  # the form's and the API's name for it
+    setting: str | None
+    component: str
+    label: str
+    default: Any = None
+    info: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    step: float | None = None
+    choices: tuple[Any, ...] | None = None
+    place: str = "settings"  # "main": under the image; "settings": in the settings panel
+    row: str | None = None  # fields with the same row name sit side by side
+    to_setting: Callable[[Any], Any] | None = None  # the form's value → the setting's value
+    element_id: str | None = None
+    whole: bool = False  # an integer setting: the component offers whole numbers only
+
+
+def _skip_to_mode(checked: Any) -> Any:
+    return checked if not isinstance(checked, bool) else ("skip" if checked else "full")
+
+
+# How each setting looks on the page; bounds here are the operator's caps (DemoConfig), the rules are the core's.
+LOOKS: dict[str, Callable[[DemoConfig], dict[str, Any]]] = {
+    "prompt": lambda c: {"component": "textbox", "label": "Prompt", "place": "main", "default": "",
+                         "info": "Describe what should move and how…"},
+    "negative_prompt": lambda c: {"label": "Negative prompt", "info": "Used only with guidance above 1."},
+    "resolution": lambda c: {"component": "radio", "label": "Resolution", "default": c.resolution,
+                             "choices": c.resolution_choices,
+                             "info": "480p/720p pick the size closest to the image's aspect ratio; custom sets it "
+                                     "exactly."},
+    "width": lambda c: {"component": "number", "label": "Width", "default": c.width, "step": 16, "row": "size",
+                        "minimum": c.min_side, "maximum": c.max_side},
+    "height": lambda c: {"component": "number", "label": "Height", "default": c.height, "step": 16, "row": "size",
+                         "minimum": c.min_side, "maximum": c.max_side},
+    "num_frames": lambda c: {"component": "slider", "label": "Number of frames", "default": c.num_frames,
+                             "minimum": c.min_frames, "maximum": c.max_frames, "step": 4,
+                             "info": f"4k+1; at {c.fps} fps, 93 frames play for about 6 s."},
+    "steps": lambda c: {"component": "slider", "label": "Steps", "default": c.steps, "minimum": 1,
+                        "maximum": c.max_steps, "step": 1, "row": "sampler"},
+    "guidance": lambda c: {"component": "slider", "label": "Guidance", "default": 4.0, "minimum": 0.0,
+                           "maximum": c.max_guidance, "step": 0.5, "row": "sampler",
+                           "info": "How strongly the prompt steers (CFG); 1 or less turns it off."},
+    "seed": lambda c: {"component": "number", "label": "Seed", "default": -1, "info": "-1 or empty: random",
+                       "row": "seed", "minimum": 0, "maximum": MAX_SEED},
+    "fps": lambda c: {"component": "slider", "label": "FPS", "default": c.fps, "minimum": 1, "maximum": c.max_fps,
+                      "step": 1, "row": "seed"},
+    "distill": lambda c: {"component": "checkbox", "label": "Distill (16 steps, guidance 1.0)", "row": "toggles"},
+    "cond_rope": lambda c: {"name": "skip_cond_rope", "component": "checkbox", "default": False,
+                            "label": "Skip RoPE on the conditioning frame", "row": "toggles",
+                            "to_setting": _skip_to_mode,
+                            "info": "An experiment: the first frame's tokens carry no position."},
+}  # fmt: skip
+
+IMAGE = FormField("image", None, "image", "Input image", place="main", element_id="input-image")
+
+
+def _component(spec: FieldSpec) -> str:
+    if spec.type is bool:
+        return "checkbox"
+    if spec.option.choices:
+        return "radio"
+    return "number" if spec.type in (int, float) else "textbox"
+
+
+def _plain(spec: FieldSpec) -> dict[str, Any]:
+    """A setting nobody dressed yet: the component its type suggests, its help as the explanation."""
+    return {
+        "component": _component(spec),
+        "label": spec.key.replace("_", " ").capitalize(),
+        "info": spec.option.help,
+        "default": spec.initial,
+        "choices": spec.option.choices,
+        "minimum": spec.option.minimum,
+        "maximum": spec.option.maximum,
+    }
+
+
+def form_fields(config: DemoConfig, cls: type[I2VSettings] = I2VSettings) -> tuple[FormField, ...]:
+    """The image, then one field per demo-visible setting of ``cls``: the dressed ones in ``LOOKS``' order, then
+    any others."""
+    order = list(LOOKS)
+    specs = sorted(specs_for(cls, "demo"), key=lambda s: order.index(s.key) if s.key in order else len(order))
+    rows = [IMAGE]
+    for spec in specs:
+        look = {**_plain(spec), **(LOOKS[spec.key](config) if spec.key in LOOKS else {})}
+        rows.append(FormField(name=look.pop("name", spec.key), setting=spec.name, whole=spec.type is int, **look))
+    return tuple(rows)
+
+
+def defaults_of(fields: tuple[FormField, ...]) -> dict[str, Any]:
+    """What the form holds before anyone touches it (the tests start from this)."""
+    return {f.name: f.default for f in fields if f.setting is not None}

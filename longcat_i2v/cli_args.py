@@ -1,0 +1,73 @@
+"""Command-line options generated from the settings types: one flag per settings field (``--num-frames`` for
+``num_frames``, ``--steps`` for ``num_inference_steps``), parsed and validated by the settings themselves, so a
+new setting becomes a flag without touching the CLI.
+
+Flags default to "not given"; the settings are built from a ``--settings`` JSON file (when given), then the
+front end's starting values, then the flags given, and a bad value is reported under its flag's name before
+any model is loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from .settings import FieldSpec, Settings, SettingsError, specs_for
+
+S = TypeVar("S", bound=Settings)
+
+
+def flag(spec: FieldSpec) -> str:
+    return "--" + spec.key.replace("_", "-")
+
+
+def add_settings_arguments(parser: argparse.ArgumentParser, cls: type[Settings], skip: tuple[str, ...] = ()) -> None:
+    """One flag per CLI-visible field of ``cls`` (minus ``skip``); values are parsed by ``settings_from_args``."""
+    group = parser.add_argument_group(f"{cls.__name__} options")
+    for spec in specs_for(cls, "cli"):
+        if spec.name in skip:
+            continue
+        help_text = spec.option.help + _default_note(spec)
+        if spec.type is bool:
+            group.add_argument(flag(spec), dest=spec.name, action=argparse.BooleanOptionalAction, help=help_text)
+        else:
+            choices = None if spec.option.choices is None else [str(c) for c in spec.option.choices]
+            group.add_argument(flag(spec), dest=spec.name, choices=choices, help=help_text, metavar=_metavar(spec))
+
+
+def _default_note(spec: FieldSpec) -> str:
+    initial = spec.initial
+    if initial in (None, False, "") or spec.type is bool:
+        return ""
+    shown = f"{initial[:40]}..." if isinstance(initial, str) and len(initial) > 40 else initial
+    return f" (default: {shown!r})" if isinstance(shown, str) else f" (default: {shown})"
+
+
+def _metavar(spec: FieldSpec) -> str | None:
+    return None if spec.option.choices else spec.key.upper()
+
+
+def given(args: argparse.Namespace, cls: type[Settings]) -> dict[str, Any]:
+    """The settings fields whose flags were given on the command line."""
+    return {s.name: getattr(args, s.name) for s in specs_for(cls, "cli") if getattr(args, s.name, None) is not None}
+
+
+def settings_from_args(
+    cls: type[S], args: argparse.Namespace, base: S | None = None, start: Mapping[str, Any] | None = None
+) -> S:
+    """``base`` (e.g. from a settings file) or the defaults, then ``start`` (front-end starting values for
+    fields not in ``base``), then every flag given. A bad value raises SettingsError naming its flag."""
+    values: dict[str, Any] = {s.name: s.initial for s in specs_for(cls, "cli")}
+    values.update(start or {})
+    if base is not None:
+        values.update(base.to_dict())
+    values.update(given(args, cls))
+    try:
+        return cls.from_dict(values, parse=True)
+    except SettingsError as exc:
+        raise exc.relabel(flag_names(cls)) from None
+
+
+def flag_names(cls: type[Settings]) -> dict[str, str]:
+    return {s.name: flag(s) for s in specs_for(cls, "cli")}
