@@ -8,6 +8,7 @@ half precision (see ``FP32_MODULES``).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
@@ -16,11 +17,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attention import CrossAttention, SelfAttention, attend
+from . import bsa
+from .attention import AttentionFn, CrossAttention, SelfAttention, attend
+from .errors import InvalidInputError
 from .rope import rope_cos_sin
 
 if TYPE_CHECKING:
-    from .parallel import SequenceParallel
+    from .parallel import SequenceParallel, Tiling
 
 # Module name patterns whose parameters stay float32 whatever the model dtype.
 FP32_MODULES = ("t_embedder.", "adaLN_modulation.", "final_layer.")
@@ -41,14 +44,18 @@ class DiTConfig:
     frequency_embedding_size: int = 256
     patch_size: tuple[int, int, int] = (1, 2, 2)
     text_tokens_zero_pad: bool = False
+    bsa_params: bsa.BSAParams | None = None  # what attention="bsa" uses
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> DiTConfig:
-        """Keep the shape fields; attention-backend and context-parallel fields are runtime choices here."""
+        """Keep the shape fields and bsa_params; attention-backend and context-parallel fields are runtime
+        choices here (enable_bsa too: BSA is chosen per call)."""
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in raw.items() if k in known}
         if "patch_size" in kwargs:
             kwargs["patch_size"] = tuple(kwargs["patch_size"])
+        if kwargs.get("bsa_params") is not None:
+            kwargs["bsa_params"] = bsa.BSAParams.from_dict(kwargs["bsa_params"])
         return cls(**kwargs)
 
     @property
@@ -140,7 +147,7 @@ class Block(nn.Module):
         temb: torch.Tensor,
         rope: tuple[torch.Tensor, torch.Tensor],
         num_cond_tokens: int,
-        sp: SequenceParallel | None,
+        run: AttentionFn,
     ) -> torch.Tensor:
         b, n, c = x.shape
         t = temb.shape[1]
@@ -148,7 +155,7 @@ class Block(nn.Module):
         shift_a, scale_a, gate_a, shift_f, scale_f, gate_f = self.adaLN_modulation(temb).unsqueeze(2).chunk(6, -1)
 
         h = modulate(x.view(b, t, -1, c), self.mod_norm_attn, shift_a, scale_a).view(b, n, c)
-        h = self.attn(h, *rope, num_cond_tokens, attend if sp is None else sp.attend)
+        h = self.attn(h, *rope, num_cond_tokens, run)
         x = (x + (gate_a * h.view(b, t, -1, c)).view(b, n, c)).to(dtype)
 
         x = x + self.cross_attn(layer_norm_fp32(x, self.pre_crs_attn_norm), text, text_mask, num_cond_tokens)
@@ -200,17 +207,22 @@ class LongCatDiT(nn.Module):
         encoder_attention_mask: torch.Tensor | None = None,
         num_cond_latents: int = 0,
         cond_rope: str = "full",
+        attention: str | bsa.BlockSparse = "dense",
         sp: SequenceParallel | None = None,
     ) -> torch.Tensor:
         """hidden_states [B, C, T, H, W]; timestep [B] or [B, T]; encoder_hidden_states [B, 1, L, C_text];
-        encoder_attention_mask [B, L]; ``sp``: this rank's sequence-parallel group, if any.
-        Returns [B, C_out, T, H, W] in float32."""
+        encoder_attention_mask [B, L]. ``attention``: the self-attention, "dense" or "bsa" (block-sparse where
+        the original applies it: more than one latent frame). ``sp``: this rank's sequence-parallel group, if
+        any. Returns [B, C_out, T, H, W] in float32."""
         cfg = self.config
         b, _, t, h, w = hidden_states.shape
         _, ph, pw = cfg.patch_size
         if h % ph or w % pw:
             raise ValueError(f"latent height/width {h}x{w} must be multiples of the patch size {ph}x{pw}")
         grid = (t, h // ph, w // pw)
+        mode = bsa.attention_mode(attention)
+        if mode is not None and t > 1:
+            bsa.check_layout(grid, num_cond_latents, self._bsa_params(mode), cfg.hidden_size // cfg.num_heads)
         if timestep.dim() == 1:
             timestep = timestep[:, None].expand(-1, t)
         dtype = self.dtype
@@ -227,15 +239,41 @@ class LongCatDiT(nn.Module):
 
         head_dim = cfg.hidden_size // cfg.num_heads
         cos, sin = rope_cos_sin(grid, head_dim, num_cond_latents, cond_rope, device=x.device)
+        tiling = None
         if sp is not None:
             x, cos, sin, tiling = sp.shard(x, cos, sin, grid)
         num_cond_tokens = num_cond_latents * (x.shape[1] // t)
+        run = self._self_attention(mode, grid, sp, tiling)
         for block in self.blocks:
-            x = block(x, text, text_mask, temb, (cos, sin), num_cond_tokens, sp)
+            x = block(x, text, text_mask, temb, (cos, sin), num_cond_tokens, run)
         x = self.final_layer(x, temb)
-        if sp is not None:
+        if sp is not None and tiling is not None:
             x = sp.gather(x, tiling)
         return self.unpatchify(x, grid).float()
+
+    def _bsa_params(self, mode: bsa.BlockSparse) -> bsa.BSAParams:
+        params = mode.params or self.config.bsa_params
+        if params is None:
+            raise InvalidInputError(
+                "attention='bsa' needs bsa_params in the DiT's config.json (the hub checkpoint has them); "
+                "this checkpoint has none: use attention='dense' or pass BlockSparse(params=BSAParams(...))"
+            )
+        return params
+
+    def _self_attention(
+        self,
+        mode: bsa.BlockSparse | None,
+        grid: tuple[int, int, int],
+        sp: SequenceParallel | None,
+        tiling: Tiling | None,
+    ) -> AttentionFn:
+        """The attention(q, k, v) of this forward: dense, or BSA where there is more than one latent frame;
+        under sequence parallel inside Ulysses, told the tile layout of its sequence."""
+        if mode is None or grid[0] == 1:
+            return attend if sp is None else sp.attend
+        tiles = (1, 1) if tiling is None else tiling.split
+        run = bsa.attention_fn(mode, self._bsa_params(mode), grid[1:], tiles)
+        return run if sp is None else functools.partial(sp.attend, attention=run)
 
     def unpatchify(self, x: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
         """[B, N, (pt ph pw C)] channel-minor patches → [B, C, T, H, W]."""

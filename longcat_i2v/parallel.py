@@ -88,8 +88,11 @@ class SequenceParallel:
         tiling = self.tiling(grid)
         return self.tile(x, tiling), self.tile(cos, tiling), self.tile(sin, tiling), tiling
 
-    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        """Ulysses attention over [B, heads, S_local, D] tensors; returns [B, heads, S_local(q), D]."""
+    def attend(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attention: AttentionFn | None = None
+    ) -> torch.Tensor:
+        """Ulysses attention over [B, heads, S_local, D] tensors; returns [B, heads, S_local(q), D].
+        ``attention`` (default: this object's) sees the full sequence tile by tile, in rank order."""
         b, heads, _, d = q.shape
         n = self.size
         if heads % n:
@@ -102,7 +105,7 @@ class SequenceParallel:
             y = _a2a(x.reshape(b, n, heads // n, s, d).transpose(0, 1).contiguous(), self.group)
             return y.permute(1, 2, 0, 3, 4).reshape(b, heads // n, n * s, d)
 
-        out = self.attention(to_heads(q), to_heads(k), to_heads(v))
+        out = (attention or self.attention)(to_heads(q), to_heads(k), to_heads(v))
         s = q.shape[2]
         y = _a2a(out.reshape(b, heads // n, n, s, d).permute(2, 0, 1, 3, 4).contiguous(), self.group)
         return y.transpose(0, 1).reshape(b, heads, s, d)
