@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from longcat_i2v import defaults
 from longcat_i2v.buckets import BUCKETS
-from longcat_i2v.settings import I2VSettings, SettingsError
+from longcat_i2v.options import SettingsError
+from longcat_i2v.settings import I2VSettings
 from longcat_i2v.tiny import SMALL_SETTINGS
 
 CUSTOM_SIZE = "custom"

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from longcat_i2v.settings import FieldSpec, I2VSettings, specs_for
+from longcat_i2v.options import FieldSpec, specs_for
+from longcat_i2v.settings import I2VSettings
 
 from .config import MAX_SEED, DemoConfig
 

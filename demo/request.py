@@ -17,7 +17,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from longcat_i2v import defaults
 from longcat_i2v.errors import ImageInputError, InvalidInputError
-from longcat_i2v.settings import I2VSettings, SettingsError, field_specs
+from longcat_i2v.options import SettingsError, field_specs
+from longcat_i2v.settings import I2VSettings
 
 from .config import CUSTOM_SIZE, DemoConfig
 from .fields import FormField, form_fields

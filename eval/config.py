@@ -17,7 +17,8 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import II, MISSING, OmegaConf
 
-from longcat_i2v.settings import FieldSpec, I2VSettings, RuntimeSettings, Settings, SettingsError, specs_for
+from longcat_i2v.options import FieldSpec, Settings, SettingsError, specs_for
+from longcat_i2v.settings import I2VSettings, RuntimeSettings
 
 BUILTIN_MANIFEST = Path(__file__).resolve().parent / "data" / "default" / "manifest.yaml"
 PARITY_DIR = Path(__file__).resolve().parent / "parity" / "data"  # package data: the original's reference cases

@@ -13,7 +13,7 @@ import argparse
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from .settings import FieldSpec, Settings, SettingsError, specs_for
+from .options import FieldSpec, Settings, SettingsError, specs_for
 
 S = TypeVar("S", bound=Settings)
 

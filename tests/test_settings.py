@@ -11,7 +11,8 @@ from PIL import Image
 
 from longcat_i2v import defaults
 from longcat_i2v.cli_args import add_settings_arguments, settings_from_args
-from longcat_i2v.settings import I2VSettings, RuntimeSettings, SettingsError, field_specs, option, specs_for
+from longcat_i2v.options import SettingsError, field_specs, option, specs_for
+from longcat_i2v.settings import I2VSettings, RuntimeSettings
 
 
 @dataclass(frozen=True, kw_only=True)

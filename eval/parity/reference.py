@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from longcat_i2v.settings import I2VSettings, field_specs
+from longcat_i2v.options import field_specs
+from longcat_i2v.settings import I2VSettings
 from longcat_i2v.video import to_uint8
 
 from ..engines import Engine
