@@ -5,6 +5,7 @@ round trips. The settings types themselves are in ``settings``."""
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import math
 import types
@@ -262,3 +263,24 @@ class Settings:
 def specs_for(cls: type, front_end: str) -> tuple[FieldSpec, ...]:
     """The fields a front end shows (``cli``, ``demo`` or ``eval``)."""
     return tuple(s for s in field_specs(cls) if front_end in s.option.front_ends)
+
+
+def keyword_defaults(method, cls: type) -> dict[str, object]:
+    """The keyword arguments of ``method`` that are fields of settings type ``cls``, with their defaults."""
+    names = {f for f in cls.__dataclass_fields__}
+    params = inspect.signature(method).parameters
+    return {n: p.default for n, p in params.items() if n in names}
+
+
+def settings_from_call(cls, settings, passed: dict[str, object], keyword_defaults: dict[str, object]):
+    """Settings from the keyword arguments, or ``settings`` itself; both at once only for the prompt."""
+    if settings is None:
+        return cls(**{k: ("" if k == "prompt" and v is None else v) for k, v in passed.items()})
+    if not isinstance(settings, cls):
+        raise InvalidInputError(f"settings must be a {cls.__name__}, got {type(settings).__name__}")
+    extra = {k: v for k, v in passed.items() if k != "prompt" and v != keyword_defaults[k]}
+    if extra:
+        raise InvalidInputError(
+            f"pass the options either as keyword arguments or in settings=, not both (got {', '.join(extra)})"
+        )
+    return settings if passed.get("prompt") is None else settings.replace(prompt=passed["prompt"])

@@ -6,11 +6,6 @@ small functions in conditioning, schedule, denoise) so that continuation and ref
 
 from __future__ import annotations
 
-import contextlib
-import inspect
-import json
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,19 +13,18 @@ import numpy as np
 import torch
 
 from . import conditioning, defaults
-from .checkpoint import Components, load_components
-from .denoise import ModelFn, StepCallback, denoise
-from .dit import LongCatDiT
+from .checkpoint import load_components
+from .denoise import StepCallback, denoise
 from .errors import InvalidInputError
 from .images import ImageLike, load_image
-from .layouts import detect_layout, lora_path, read_lora
-from .lora import LoRAHandle, LoRAModule, fit_lora
-from .parallel import Parallel, setup_parallel
+from .options import keyword_defaults, settings_from_call
+from .parallel import setup_parallel
+from .progress import Progress, ProgressFn
 from .schedule import set_schedule
 from .seeds import make_generator
 from .settings import I2VSettings, RuntimeSettings, SamplingSettings
-from .text import encode_prompts
-from .tiny import TINY_MARKER, ensure_tiny_checkpoint
+from .stages import PipelineStages
+from .tiny import ensure_tiny_checkpoint
 
 I2V_COND_LATENTS = 1  # image-to-video conditions on one latent frame: the image
 
@@ -60,15 +54,8 @@ class GenerationOutput:
         return self.frames.shape[2]
 
 
-class LongCatI2V:
+class LongCatI2V(PipelineStages):
     """LongCat-Video image-to-video, computing what the original ``generate_i2v`` computes."""
-
-    def __init__(self, components: Components, device: torch.device | str = "cpu", parallel: Parallel | None = None):
-        self.components = components
-        self.device = torch.device(device)
-        self.parallel = parallel or Parallel()
-        self._loras: dict[str, list[LoRAModule]] = {}
-        self._busy = threading.Lock()
 
     @classmethod
     def from_pretrained(
@@ -87,98 +74,6 @@ class LongCatI2V:
         if sp_size != 1 or cfg_parallel:
             parallel = setup_parallel(components.dit.config.num_heads, sp_size, cfg_parallel)
         return cls(components, device, parallel)
-
-    @property
-    def checkpoint_dir(self) -> Path:
-        return self.components.root
-
-    @property
-    def is_tiny(self) -> bool:
-        """True for the built-in random-weight checkpoint (``longcat-i2v make-tiny``)."""
-        index = self.checkpoint_dir / "model_index.json"
-        return index.is_file() and bool(json.loads(index.read_text()).get(TINY_MARKER, False))
-
-    @property
-    def dit(self) -> LongCatDiT:
-        return self.components.dit
-
-    # Stages shared by every kind of generation --------------------------------------------------------------
-
-    def lora(self, name: str) -> list[LoRAModule]:
-        """LoRA file ``name`` (under lora/ in either layout), read, checked against the DiT and placed once."""
-        if name not in self._loras:
-            self._loras[name] = fit_lora(read_lora(self.checkpoint_dir, name), self.dit, str(self.lora_path(name)))
-        return self._loras[name]
-
-    def lora_path(self, name: str) -> Path:
-        """Where LoRA file ``name`` lives: ``lora/`` in the hub layout, ``lora/<adapter>/`` in FastVideo's."""
-        return lora_path(self.checkpoint_dir, detect_layout(self.checkpoint_dir), name)
-
-    def distill_lora(self) -> list[LoRAModule]:
-        return self.lora(defaults.DISTILL_LORA_NAME)
-
-    @property
-    def distill_lora_path(self) -> Path:
-        return self.lora_path(defaults.DISTILL_LORA_NAME)
-
-    @contextlib.contextmanager
-    def lora_enabled(self, name: str | None) -> Iterator[None]:
-        """LoRA ``name`` on for the duration of the block and off afterwards, also after an exception."""
-        if name is None:
-            yield
-            return
-        with LoRAHandle(self.dit, self.lora(name)):
-            yield
-
-    def encode_text(
-        self, prompt: str, negative_prompt: str | None, use_cfg: bool, max_sequence_length: int
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Embeddings and mask for the DiT: [negative, positive] with CFG (negative "" if none), else [positive]."""
-        prompts = [negative_prompt or "", prompt] if use_cfg else [prompt]
-        c = self.components
-        embeds, mask = encode_prompts(c.tokenizer, c.text_encoder, prompts, max_sequence_length, self.device)
-        return embeds.to(self.dit.dtype), mask
-
-    def prepare_latents(
-        self,
-        pixels: torch.Tensor,
-        num_frames: int,
-        generator: torch.Generator,
-        latents: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Noise drawn first (or ``latents`` given instead), then the conditioning frames' latents (posterior
-        sample, normalized) put in front."""
-        vae, channels = self.components.vae, self.dit.config.in_channels
-        return conditioning.prepare_latents(vae, pixels, num_frames, generator, self.device, channels, latents)
-
-    def model(self, text: torch.Tensor, text_mask: torch.Tensor, **dit_kwargs) -> ModelFn:
-        """The denoiser for the loop: the DiT on this rank's part of the work (see ``Parallel.run``)."""
-
-        def run(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            return self.parallel.run(self.dit, x, t, text, text_mask, **dit_kwargs)
-
-        return run
-
-    @torch.no_grad()
-    def decode(self, latents: torch.Tensor) -> np.ndarray:
-        """Denormalize, VAE-decode (clamped to [-1, 1]) and map to float frames [F, H, W, 3] in [0, 1]."""
-        vae = self.components.vae
-        video = vae.decode(conditioning.denormalize(latents.to(vae.dtype), vae), return_dict=False)[0]
-        video = (video.float() / 2 + 0.5).clamp(0, 1)
-        return video[0].permute(1, 2, 3, 0).cpu().numpy()
-
-    @contextlib.contextmanager
-    def exclusive(self) -> Iterator[None]:
-        """One generation at a time: the scheduler and the LoRA hooks are per pipeline, so a second thread
-        is refused instead of corrupting the first one's run."""
-        if not self._busy.acquire(blocking=False):
-            raise InvalidInputError(
-                "this pipeline is already generating in another thread; use one pipeline per thread, or wait"
-            )
-        try:
-            yield
-        finally:
-            self._busy.release()
 
     # Image to video ------------------------------------------------------------------------------------------
 
@@ -203,6 +98,7 @@ class LongCatI2V:
         image_path: ImageLike | None = None,
         latents: torch.Tensor | None = None,
         settings: I2VSettings | None = None,
+        progress: ProgressFn | None = None,
     ) -> GenerationOutput:
         """Generate ``num_frames`` frames that start from ``image``.
 
@@ -221,15 +117,18 @@ class LongCatI2V:
             latents: start from these [1, 16, T, H/8, W/8] latents instead of drawing the noise (the image's
                 latent is still placed in frame 0, as the original's ``latents=`` does).
             settings: all of the above options as one ``I2VSettings``, instead of the keyword arguments.
+            progress: ``progress(Progress)`` at each phase and step (encoding, denoising with the latents,
+                decoding); raising GenerationCancelled there stops.
         """
         # 1. Settings: the keyword arguments (or ``settings``), validated once.
         passed = {k: v for k, v in locals().items() if k in _I2V_KEYWORDS}
-        settings = _merge_settings(I2VSettings, settings, passed, _I2V_DEFAULTS)
+        settings = settings_from_call(I2VSettings, settings, passed, _I2V_DEFAULTS)
         image = image if image is not None else image_path
         if image is None:
             raise InvalidInputError("an input image is required (image= PIL image, file path or http(s) URL)")
         with self.exclusive():
-            return self._image_to_video(settings, load_image(image), generator, latents, callback)
+            on_step = self.step_callback(callback, progress)
+            return self._image_to_video(settings, load_image(image), generator, latents, on_step, progress)
 
     def _image_to_video(
         self,
@@ -237,8 +136,10 @@ class LongCatI2V:
         image,
         generator: torch.Generator | None,
         latents: torch.Tensor | None,
-        callback: StepCallback | None,
+        on_step: StepCallback | None,
+        progress: ProgressFn | None,
     ) -> GenerationOutput:
+        self.report(progress, Progress("encoding", 0, 1))
         generator, seed = make_generator(settings.seed, generator, self.parallel, self.device)
         # 2. Size: the aspect bucket closest to the image's shape, or the explicit size.
         height, width = conditioning.resolve_size(image, settings.resolution, settings.height, settings.width)
@@ -258,37 +159,16 @@ class LongCatI2V:
         lora = defaults.DISTILL_LORA_NAME if settings.distill else None
         with self.lora_enabled(lora):
             latents = denoise(
-                model, latents, self.components.scheduler, timesteps, settings.guidance, I2V_COND_LATENTS, callback
+                model, latents, self.components.scheduler, timesteps, settings.guidance, I2V_COND_LATENTS, on_step
             )
         # 7. Decode all frames, the conditioning frame included.
-        frames = self.decode(latents)
+        frames = self.decode(latents, progress)
         used = settings.resolved().replace(seed=seed)
         cond_image = conditioning.pixels_to_image(pixels)
         return GenerationOutput(frames, latents, seed, cond_image, image.size, settings.fps, used)
 
 
-def _keyword_defaults(method, cls: type) -> dict[str, object]:
-    """The keyword arguments of ``method`` that are fields of settings type ``cls``, with their defaults."""
-    names = {f for f in cls.__dataclass_fields__}
-    params = inspect.signature(method).parameters
-    return {n: p.default for n, p in params.items() if n in names}
-
-
-def _merge_settings(cls, settings, passed: dict[str, object], keyword_defaults: dict[str, object]):
-    """Settings from the keyword arguments, or ``settings`` itself; both at once only for the prompt."""
-    if settings is None:
-        return cls(**{k: ("" if k == "prompt" and v is None else v) for k, v in passed.items()})
-    if not isinstance(settings, cls):
-        raise InvalidInputError(f"settings must be a {cls.__name__}, got {type(settings).__name__}")
-    extra = {k: v for k, v in passed.items() if k != "prompt" and v != keyword_defaults[k]}
-    if extra:
-        raise InvalidInputError(
-            f"pass the options either as keyword arguments or in settings=, not both (got {', '.join(extra)})"
-        )
-    return settings if passed.get("prompt") is None else settings.replace(prompt=passed["prompt"])
-
-
-_I2V_DEFAULTS = _keyword_defaults(LongCatI2V.generate_video, I2VSettings)
+_I2V_DEFAULTS = keyword_defaults(LongCatI2V.generate_video, I2VSettings)
 _I2V_KEYWORDS = frozenset(_I2V_DEFAULTS)
 
 

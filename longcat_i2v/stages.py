@@ -1,0 +1,152 @@
+"""The stages every kind of generation shares: the components and where they run, LoRAs on for one call,
+prompt encoding, the first latents, the denoiser for the loop, decoding, and one generation at a time.
+
+``LongCatI2V`` (pipeline.py) composes them into image-to-video, continuation and refinement; keeping them here
+keeps each of those a short, readable sequence of stages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import conditioning, defaults
+from .checkpoint import Components
+from .denoise import ModelFn, StepCallback
+from .dit import LongCatDiT
+from .errors import InvalidInputError
+from .layouts import detect_layout, lora_path, read_lora
+from .lora import LoRAHandle, LoRAModule, fit_lora
+from .parallel import Parallel
+from .progress import Progress, ProgressFn
+from .text import encode_prompts
+from .tiny import TINY_MARKER
+
+
+class PipelineStages:
+    """The loaded components on their device, and the stages built on them."""
+
+    def __init__(self, components: Components, device: torch.device | str = "cpu", parallel: Parallel | None = None):
+        self.components = components
+        self.device = torch.device(device)
+        self.parallel = parallel or Parallel()
+        self._loras: dict[str, list[LoRAModule]] = {}
+        self._busy = threading.Lock()
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.components.root
+
+    @property
+    def is_tiny(self) -> bool:
+        """True for the built-in random-weight checkpoint (``longcat-i2v make-tiny``)."""
+        index = self.checkpoint_dir / "model_index.json"
+        return index.is_file() and bool(json.loads(index.read_text()).get(TINY_MARKER, False))
+
+    @property
+    def dit(self) -> LongCatDiT:
+        return self.components.dit
+
+    def lora(self, name: str) -> list[LoRAModule]:
+        """LoRA file ``name`` (under lora/ in either layout), read, checked against the DiT and placed once."""
+        if name not in self._loras:
+            self._loras[name] = fit_lora(read_lora(self.checkpoint_dir, name), self.dit, str(self.lora_path(name)))
+        return self._loras[name]
+
+    def lora_path(self, name: str) -> Path:
+        """Where LoRA file ``name`` lives: ``lora/`` in the hub layout, ``lora/<adapter>/`` in FastVideo's."""
+        return lora_path(self.checkpoint_dir, detect_layout(self.checkpoint_dir), name)
+
+    def distill_lora(self) -> list[LoRAModule]:
+        return self.lora(defaults.DISTILL_LORA_NAME)
+
+    @property
+    def distill_lora_path(self) -> Path:
+        return self.lora_path(defaults.DISTILL_LORA_NAME)
+
+    @contextlib.contextmanager
+    def lora_enabled(self, name: str | None) -> Iterator[None]:
+        """LoRA ``name`` on for the duration of the block and off afterwards, also after an exception."""
+        if name is None:
+            yield
+            return
+        with LoRAHandle(self.dit, self.lora(name)):
+            yield
+
+    def encode_text(
+        self, prompt: str, negative_prompt: str | None, use_cfg: bool, max_sequence_length: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embeddings and mask for the DiT: [negative, positive] with CFG (negative "" if none), else [positive]."""
+        prompts = [negative_prompt or "", prompt] if use_cfg else [prompt]
+        c = self.components
+        embeds, mask = encode_prompts(c.tokenizer, c.text_encoder, prompts, max_sequence_length, self.device)
+        return embeds.to(self.dit.dtype), mask
+
+    def prepare_latents(
+        self,
+        pixels: torch.Tensor,
+        num_frames: int,
+        generator: torch.Generator,
+        latents: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Noise drawn first (or ``latents`` given instead), then the conditioning frames' latents (posterior
+        sample, normalized) put in front."""
+        vae, channels = self.components.vae, self.dit.config.in_channels
+        return conditioning.prepare_latents(vae, pixels, num_frames, generator, self.device, channels, latents)
+
+    def model(self, text: torch.Tensor, text_mask: torch.Tensor, **dit_kwargs) -> ModelFn:
+        """The denoiser for the loop: the DiT on this rank's part of the work (see ``Parallel.run``)."""
+
+        def run(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            return self.parallel.run(self.dit, x, t, text, text_mask, **dit_kwargs)
+
+        return run
+
+    @torch.no_grad()
+    def decode(self, latents: torch.Tensor, progress: ProgressFn | None = None) -> np.ndarray:
+        """Denormalize, VAE-decode (clamped to [-1, 1]) and map to float frames [F, H, W, 3] in [0, 1]."""
+        self.report(progress, Progress("decoding", 0, 1))
+        vae = self.components.vae
+        video = vae.decode(conditioning.denormalize(latents.to(vae.dtype), vae), return_dict=False)[0]
+        video = (video.float() / 2 + 0.5).clamp(0, 1)
+        self.report(progress, Progress("decoding", 1, 1))
+        return video[0].permute(1, 2, 3, 0).cpu().numpy()
+
+    def step_callback(
+        self, callback: StepCallback | None, progress: ProgressFn | None, segment: int = 0, segments: int = 1
+    ) -> StepCallback | None:
+        """The loop's per-step callback: the caller's ``callback(step, total, latents)`` and a denoising report."""
+        if callback is None and progress is None:
+            return None
+
+        def on_step(step: int, total: int, latents: torch.Tensor) -> None:
+            if callback is not None:
+                callback(step, total, latents)
+            self.report(progress, Progress("denoising", step + 1, total, segment, segments, latents))
+
+        return on_step
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """One generation at a time: the scheduler and the LoRA hooks are per pipeline, so a second thread
+        is refused instead of corrupting the first one's run."""
+        if not self._busy.acquire(blocking=False):
+            raise InvalidInputError(
+                "this pipeline is already generating in another thread; use one pipeline per thread, or wait"
+            )
+        try:
+            yield
+        finally:
+            self._busy.release()
+
+    @staticmethod
+    def report(progress: ProgressFn | None, event: Progress) -> None:
+        """Tell the caller what runs now (raising GenerationCancelled there stops the generation)."""
+        if progress is not None:
+            progress(event)
