@@ -14,8 +14,9 @@ from .errors import CheckpointError, NonFiniteError
 
 def is_finite(tensor: torch.Tensor) -> bool:
     """True when no element is NaN or infinite. One ``aminmax`` reduction (NaN propagates to both ends, an
-    infinity shows at one): no temporary as large as the tensor, unlike ``isfinite(t).all()``; on an
-    11008×4096 bfloat16 tensor on a 2-core CPU 35 ms against 870 ms."""
+    infinity shows at one) and no temporary as large as the tensor, unlike ``isfinite(t).all()``:
+    ``bench/finite_check.py`` measures it adding ~15% to a real-size DiT tensor's load step on a 2-core CPU,
+    where ``isfinite(t).all()`` makes that step ~5× slower."""
     if not (tensor.is_floating_point() or tensor.is_complex()) or tensor.numel() == 0:
         return True
     if tensor.is_complex():
