@@ -104,12 +104,13 @@ def _addresses(parts: SplitResult, seconds: float, allow_private: bool, url: str
     return found
 
 
-def _connect(addresses: list[tuple], seconds: float) -> socket.socket:
-    """A socket connected to the first checked address that answers."""
+def _connect(addresses: list[tuple], deadline: float, url: str, timeout: float) -> socket.socket:
+    """A socket connected to the first checked address that answers before the deadline."""
     error: OSError = OSError("no address to connect to")
     for family, sockaddr in addresses:
+        left = _remaining(deadline, url, timeout)
         sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.settimeout(seconds)
+        sock.settimeout(left)
         try:
             sock.connect(sockaddr)
             return sock
@@ -177,7 +178,7 @@ def _hop(current: str, url: str, deadline: float, timeout: float, max_bytes: int
     """One GET of ``current`` (``url`` is the one asked for, named in deadline messages)."""
     parts = _check_url(current)
     addresses = _addresses(parts, _remaining(deadline, url, timeout), allow_private, current)
-    sock = _connect(addresses, _remaining(deadline, url, timeout))
+    sock = _connect(addresses, deadline, url, timeout)
     watchdog = _Watchdog(sock, _remaining(deadline, url, timeout))
     with sock, watchdog:
         try:
