@@ -30,7 +30,8 @@ NEGATIVE_PROMPT = (
 # Input image limits: a decoded image above this many pixels is refused (decompression bombs).
 MAX_IMAGE_PIXELS = 64_000_000
 MAX_IMAGE_BYTES = 50 * 1024 * 1024
-URL_TIMEOUT_S = 20.0
+URL_TIMEOUT_S = 20.0  # one deadline for the whole fetch of an image URL, redirects included
+URL_MAX_REDIRECTS = 5
 MAX_PROMPT_CHARS = 4000
 
 

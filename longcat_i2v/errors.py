@@ -27,3 +27,17 @@ class GenerationCancelled(LongCatError):
 
 class ParallelConfigError(LongCatError, ValueError):
     """Sequence-parallel settings that the model or the process group cannot satisfy."""
+
+
+class OutputPathError(InvalidInputError):
+    """An output path the video writer cannot produce (wrong extension, not a file, folder missing or unwritable);
+    front ends check it before generation starts."""
+
+
+class VideoWriteError(LongCatError):
+    """Writing a video failed (the encoder's exit status or the written file did not check out); the previous
+    file at the target, if any, is untouched."""
+
+
+class NonFiniteError(LongCatError):
+    """A model output holds NaN or infinite values (e.g. broken weights or an overflow in half precision)."""

@@ -46,3 +46,16 @@ def dit_weight_files(dit_dir: Path) -> list[Path]:
     if not shards:
         raise CheckpointError(f"no DiT weights in {dit_dir} (expected {SINGLE_FILE} or {INDEX_FILE} with shards)")
     return shards
+
+
+def check_safetensors(folder: Path) -> None:
+    """Every safetensors file in ``folder`` opens: its header parses and the file is as long as the header says
+    (a truncated download fails here, named, before a library reports it without the file's name)."""
+    from safetensors import safe_open
+
+    for file in sorted(folder.glob("*.safetensors")):
+        try:
+            with safe_open(str(file), framework="pt") as handle:
+                handle.keys()
+        except Exception as exc:  # safetensors raises several types for a truncated/corrupt file
+            raise CheckpointError(f"{file} is not a readable safetensors file (truncated or damaged): {exc}") from exc

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import http.client
 import io
-import urllib.request
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import defaults
 from .errors import ImageInputError
+from .fetch import fetch_url
 
 ImageLike = Image.Image | str | Path
-
-
-def _fetch(url: str, max_bytes: int, timeout: float) -> bytes:
-    """GET an http(s) URL with a timeout and a size cap (read stops past the cap)."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - scheme checked by the caller
-            data = resp.read(max_bytes + 1)
-    except (OSError, ValueError, http.client.HTTPException) as exc:  # URLError, timeouts, resets, cut-off bodies
-        raise ImageInputError(f"cannot fetch image URL {url}: {exc}") from exc
-    if len(data) > max_bytes:
-        raise ImageInputError(f"image at {url} is larger than {max_bytes // (1024 * 1024)} MiB")
-    return data
 
 
 def _decode(data: bytes, name: str, max_pixels: int) -> Image.Image:
@@ -59,16 +46,23 @@ def load_image(
     max_pixels: int = defaults.MAX_IMAGE_PIXELS,
     max_bytes: int = defaults.MAX_IMAGE_BYTES,
     timeout: float = defaults.URL_TIMEOUT_S,
+    allow_private_urls: bool = False,
+    max_redirects: int = defaults.URL_MAX_REDIRECTS,
 ) -> Image.Image:
-    """Return the image as upright RGB, refusing unreadable, empty and oversized inputs with ImageInputError."""
+    """Return the image as upright RGB, refusing unreadable, empty and oversized inputs with ImageInputError.
+
+    A URL is fetched within one deadline of ``timeout`` seconds (redirects included), following at most
+    ``max_redirects`` redirects, over http(s) only, and never from loopback, private, link-local, multicast or
+    reserved addresses unless ``allow_private_urls`` (see ``fetch``)."""
     if isinstance(image, Image.Image):
         _check_size(image, "the input image", max_pixels)
         return _upright_rgb(image)
     if not isinstance(image, str | Path):
         raise ImageInputError(f"image must be a PIL.Image, a file path or an http(s) URL, got {type(image).__name__}")
     text = str(image)
-    if text.startswith(("http://", "https://")):
-        return _decode(_fetch(text, max_bytes, timeout), text, max_pixels)
+    if text.lower().startswith(("http://", "https://")):
+        data = fetch_url(text, max_bytes, timeout, max_redirects, allow_private_urls)
+        return _decode(data, text, max_pixels)
     if "://" in text:
         raise ImageInputError(f"unsupported URL scheme in {text!r}; only http:// and https:// are fetched")
     path = Path(text).expanduser()

@@ -90,7 +90,7 @@ def test_exif_orientation_is_applied(tmp_path):
 
 
 def test_image_url_is_fetched_over_http(tmp_path):
-    """A local http server (loopback only) serves a PNG and a non-image."""
+    """A local http server (loopback only, hence allow_private_urls) serves a PNG and a non-image."""
     import http.server
     import threading
 
@@ -101,13 +101,13 @@ def test_image_url_is_fetched_over_http(tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
-        assert load_image(f"{base}/ok.png").size == (20, 10)
+        assert load_image(f"{base}/ok.png", allow_private_urls=True).size == (20, 10)
         with pytest.raises(ImageInputError, match="not an image"):
-            load_image(f"{base}/bad.png")
+            load_image(f"{base}/bad.png", allow_private_urls=True)
         with pytest.raises(ImageInputError, match="larger than"):
-            load_image(f"{base}/ok.png", max_bytes=10)
-        with pytest.raises(ImageInputError, match="cannot fetch"):
-            load_image(f"{base}/absent.png")
+            load_image(f"{base}/ok.png", max_bytes=10, allow_private_urls=True)
+        with pytest.raises(ImageInputError, match="cannot fetch.*HTTP 404"):
+            load_image(f"{base}/absent.png", allow_private_urls=True)
     finally:
         server.shutdown()
 
