@@ -1,29 +1,86 @@
-"""Hydra callbacks for multirun sweeps: progress over the sweep, then the aggregate table and plots."""
+"""Hydra callbacks for multirun sweeps: refuse or resume an existing sweep folder, progress over the sweep, then
+the aggregate table and plots, even when some jobs failed (the sweep then exits with status 1, naming them).
+
+A job's exceptions are caught by the task function (``eval.run``), which writes ``failure.json`` and returns
+"failed": if they reached Hydra, its basic sweeper would re-raise the first one and skip ``on_multirun_end``.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from . import progress
+from .records import ResumeError
+from .workers import SWEEP_PID_ENV, sweep_marker
+
+SWEEP_FILE = "multirun.yaml"  # Hydra's record of the sweep's config, written when the sweep starts
+OWN_FILES = {progress.STATE_FILE, progress.LOG_FILE}
+
+
+def _sweep_identity(config: DictConfig) -> dict:
+    """What decides the jobs of a sweep: its overrides, the sweeper's own parameters, the composed task config."""
+    task = {k: v for k, v in OmegaConf.to_container(config, enum_to_str=True).items() if k != "hydra"}
+    return {
+        "overrides": list(OmegaConf.select(config, "hydra.overrides.task", default=[]) or []),
+        "sweeper_params": OmegaConf.to_container(OmegaConf.select(config, "hydra.sweeper.params", default={}) or {}),
+        "config": task,
+    }
+
+
+def check_resume(sweep_dir: Path, config: DictConfig) -> bool:
+    """True if ``sweep_dir`` holds an earlier launch of this same sweep (it resumes), False if it is new or
+    empty; raises ResumeError if it holds another sweep or files that are not a sweep's."""
+    old_file = sweep_dir / SWEEP_FILE
+    if not old_file.is_file():
+        others = sorted(p.name for p in sweep_dir.iterdir() if p.name not in OWN_FILES) if sweep_dir.is_dir() else []
+        if others:
+            raise ResumeError(
+                f"hydra.sweep.dir={sweep_dir} already holds {others[:5]} but no {SWEEP_FILE}: not a sweep folder; "
+                "choose another hydra.sweep.dir"
+            )
+        return False
+    old, new = _sweep_identity(OmegaConf.load(old_file)), _sweep_identity(config)
+    if old != new:
+        keys = [k for k in new if old.get(k) != new[k]]
+        detail = f"overrides {old['overrides']} then, {new['overrides']} now" if "overrides" in keys else keys
+        raise ResumeError(
+            f"hydra.sweep.dir={sweep_dir} holds a different sweep ({detail}); a sweep folder is only resumed with "
+            "the same overrides and config. Choose a new hydra.sweep.dir, or move that one away."
+        )
+    return True
+
+
+def _outcome(job_return: JobReturn) -> str:
+    if job_return.status != JobStatus.COMPLETED:
+        return "failed"
+    value = job_return.return_value
+    return value if value in progress.OUTCOMES else "done"
 
 
 class SweepCallback(Callback):
     """Counts jobs as they end (in whichever process runs them) and aggregates when the sweep ends."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        progress.start(Path(config.hydra.sweep.dir), progress.count_jobs(list(config.hydra.overrides.task)))
+        sweep_dir = Path(config.hydra.sweep.dir)
+        if check_resume(sweep_dir, config):
+            print(f"[sweep] resuming {sweep_dir}: jobs whose result.json matches are skipped", flush=True)
+        os.environ[SWEEP_PID_ENV] = sweep_marker()  # joblib workers inherit it and exit if this process dies
+        params = OmegaConf.select(config, "hydra.sweeper.params", default=None) or {}
+        overrides = [*config.hydra.overrides.task, *(f"{k}={v}" for k, v in params.items())]
+        progress.start(sweep_dir, progress.count_jobs(overrides))
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         if config.hydra.mode != RunMode.MULTIRUN:
             return
-        ok = job_return.status == JobStatus.COMPLETED
-        progress.report(Path(config.hydra.sweep.dir), config.hydra.job.override_dirname or config.hydra.job.name, ok)
+        name = config.hydra.job.override_dirname or config.hydra.job.name
+        progress.report(Path(config.hydra.sweep.dir), int(config.hydra.job.num), name, _outcome(job_return))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from .aggregate import AggregateError, aggregate
@@ -33,10 +90,15 @@ class SweepCallback(Callback):
             agg = aggregate(sweep_dir)
         except AggregateError as exc:
             print(f"[sweep] no aggregate: {exc}")
-            return
-        print(agg.markdown.read_text())
-        print(f"[sweep] wrote {agg.csv}, {agg.markdown} and {len(agg.plots)} plots")
-        if config.logger.name.name == "wandb":
-            from .loggers.wandb_logger import log_sweep_summary
+        else:
+            print(agg.markdown.read_text())
+            print(f"[sweep] wrote {agg.csv}, {agg.markdown} and {len(agg.plots)} plots")
+            if config.logger.name.name == "wandb":
+                from .loggers.wandb_logger import log_sweep_summary
 
-            log_sweep_summary(config.logger, sweep_dir, agg.table, agg.plots, sweep_dir.name)
+                log_sweep_summary(config.logger, sweep_dir, agg.table, agg.plots, sweep_dir.name)
+        failed = [e["name"] for e in progress.outcomes(sweep_dir).values() if e["outcome"] == "failed"]
+        if failed:
+            raise SystemExit(
+                f"[sweep] {len(failed)} job(s) failed: {', '.join(failed)}; each folder's failure.json says why"
+            )

@@ -1,30 +1,35 @@
 """One eval job (one point of a sweep): generate every dataset item with the job's settings, score it,
-optionally check parity with the original, log, and write ``result.json`` for the aggregate step."""
+optionally check parity with the original, log, and write ``result.json`` for the aggregate step (the files a
+job leaves, and how a re-run treats them: ``eval.records``)."""
 
 from __future__ import annotations
 
-import json
+import functools
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import torch
 from omegaconf import OmegaConf
 from tqdm import tqdm
 
-from longcat_i2v import LongCatI2V, defaults, load_pipeline
+from longcat_i2v import LongCatI2V, defaults
 
+from . import records
 from .config import ConfigError, original_repo, validate
 from .dataset import Item, load_manifest
 from .engines import Engine, FastVideoPeer, NativeEngine
 from .loggers import Logger, make_logger
 from .metrics import Perceptual, load_perceptual
 from .metrics.parity import abs_diff
+from .provenance import checkpoint_id, code_version
+from .records import FAILURE_FILE, RESULT_FILE
 from .scoring import score_video
+from .workers import Placement, cached_pipeline
 
-RESULT_FILE = "result.json"
 RESULT_SCHEMA = 1
+__all__ = ["FAILURE_FILE", "RESULT_FILE", "run_job", "run_or_skip"]
 
 
 def generation_request(sampler) -> dict:
@@ -59,10 +64,17 @@ def make_engine(cfg, pipe: LongCatI2V, checkpoint: Path, distill: bool) -> Engin
 
 
 def evaluate_items(
-    cfg, pipe: LongCatI2V, items: list[Item], perceptual: Perceptual | None, logger: Logger, run_name: str
+    cfg,
+    pipe: LongCatI2V,
+    items: list[Item],
+    perceptual: Perceptual | None,
+    logger: Logger,
+    run_name: str,
+    on_row: Callable[[dict], None] = lambda row: None,
 ) -> tuple[list[dict], list[dict]]:
-    """Generate and score each item; with ``engine=fastvideo`` also measure how far FastVideo is from ours;
-    with ``parity=live`` also run the original and compare per step."""
+    """Generate and score each item, handing each row to ``on_row`` as soon as it is scored; with
+    ``engine=fastvideo`` also measure how far FastVideo is from ours; with ``parity=live`` also run the original
+    and compare per step."""
     request = generation_request(cfg.sampler)
     original = None
     if cfg.parity.mode.name == "live":
@@ -92,6 +104,7 @@ def evaluate_items(
                 row.update(_prefixed("vs_native_latents", abs_diff(run.latents, ours.latents)))
                 row["native_step_s"] = ours.seconds_per_step
             rows.append(row)
+            on_row(row)
             logger.log_item(index, item.id, scores, run.frames, run.cond_image)
             if original is not None:
                 ref_steps, ref_frames = run_original(original, str(item.image), item.prompt, request, cfg.seed)
@@ -113,7 +126,7 @@ def reference_parity(cfg, pipe: LongCatI2V | None) -> list[dict]:
 
     checkpoint = Path(cfg.parity.checkpoint).resolve()
     if cfg.engine.name == "native" and (pipe is None or Path(pipe.checkpoint_dir).resolve() != checkpoint):
-        pipe = LongCatI2V.from_pretrained(checkpoint, device="cpu", dtype=torch.float32)
+        pipe = cached_pipeline(str(checkpoint), "cpu", "float32")
 
     def engine_for(distill: bool) -> Engine:
         return make_engine(cfg, pipe, checkpoint, distill)
@@ -136,9 +149,14 @@ def summarize(rows: list[dict], parity: list[dict]) -> dict[str, float | None]:
     return summary
 
 
-def run_job(cfg, job_dir: Path, overrides: list[str], run_name: str, group: str | None) -> dict:
-    """Evaluate one setting and write ``job_dir/result.json``; returns the result."""
+def run_job(
+    cfg, job_dir: Path, overrides: list[str], run_name: str, group: str | None, placement: Placement | None = None
+) -> dict:
+    """Evaluate one setting and write ``job_dir/result.json``; returns the result. Each item's row is appended
+    to ``items.jsonl`` as it finishes. ``placement``: the device and whether other jobs may share it (default:
+    ``model.device``, this job alone on it)."""
     validate(cfg)
+    placement = placement or Placement(cfg.model.device, contended=False)
     items = load_manifest(cfg.dataset.manifest, cfg.dataset.limit) if cfg.dataset.enabled else []
     if not items and cfg.parity.mode.name != "reference":
         raise ConfigError("nothing to evaluate: dataset.enabled=false needs parity=reference")
@@ -146,20 +164,26 @@ def run_job(cfg, job_dir: Path, overrides: list[str], run_name: str, group: str 
     perceptual = (
         load_perceptual(m.perceptual.name, m.perceptual_net.name) if items and (m.fidelity or m.temporal) else None
     )
-    job_dir.mkdir(parents=True, exist_ok=True)
-    config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    records.start_items(job_dir)
+    config = job_config(cfg)
     logger = make_logger(cfg.logger, job_dir, run_name, group, config)
     try:
         m = cfg.model
-        pipe = load_pipeline(m.checkpoint, m.device, m.dtype.name) if items else None
-        rows, parity = evaluate_items(cfg, pipe, items, perceptual, logger, run_name) if items else ([], [])
+        pipe = cached_pipeline(m.checkpoint, placement.device, m.dtype.name) if items else None
+        on_row = functools.partial(records.append_item, job_dir)
+        rows, parity = evaluate_items(cfg, pipe, items, perceptual, logger, run_name, on_row) if items else ([], [])
         if cfg.parity.mode.name == "reference":
             parity += reference_parity(cfg, pipe)
+        checkpoint = pipe.checkpoint_dir if pipe else (cfg.parity.checkpoint if parity else None)
         result = {
             "schema": RESULT_SCHEMA,
             "run_name": run_name,
             "overrides": list(overrides),
             "seed": cfg.seed,
+            "code_version": code_version(),
+            "checkpoint_id": checkpoint_id(checkpoint) if checkpoint else None,
+            "device": placement.device,
+            "contended": placement.contended,
             "settings": {
                 **generation_request(cfg.sampler),
                 "checkpoint": str(pipe.checkpoint_dir) if pipe else None,
@@ -173,8 +197,25 @@ def run_job(cfg, job_dir: Path, overrides: list[str], run_name: str, group: str 
             "parity": parity,
             "config": config,
         }
-        (job_dir / RESULT_FILE).write_text(json.dumps(result, indent=2))
+        records.write_json(job_dir / RESULT_FILE, result)
         logger.log_result(result)
     finally:
         logger.finish()
     return result
+
+
+def job_config(cfg) -> dict:
+    """The job's config as result.json stores it (what a resumed sweep compares)."""
+    return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+
+
+def run_or_skip(
+    cfg, job_dir: Path, overrides: list[str], run_name: str, group: str | None, placement: Placement | None = None
+) -> str:
+    """``run_job`` unless ``job_dir`` already holds this job's result: "skipped" or "done". A result of another
+    config there is refused (records.ResumeError), never overwritten."""
+    if records.finished_result(job_dir, job_config(cfg), overrides) is not None:
+        return "skipped"
+    records.clear_failure(job_dir)
+    run_job(cfg, job_dir, overrides, run_name, group, placement)
+    return "done"
