@@ -8,6 +8,7 @@ A job's exceptions are caught by the task function (``eval.run``), which writes 
 from __future__ import annotations
 
 import os
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,19 @@ SWEEP_FILE = "multirun.yaml"  # Hydra's record of the sweep's config, written wh
 OWN_FILES = {progress.STATE_FILE, progress.LOG_FILE}
 
 
+def _sweeper_params(config: DictConfig) -> dict:
+    """Sweeps given in the config (``hydra.sweeper.params``) rather than on the command line."""
+    params = OmegaConf.select(config, "hydra.sweeper.params", default=None)
+    return OmegaConf.to_container(params) if params is not None else {}
+
+
 def _sweep_identity(config: DictConfig) -> dict:
     """What decides the jobs of a sweep: its overrides, the sweeper's own parameters, the composed task config."""
     task = {k: v for k, v in OmegaConf.to_container(config, enum_to_str=True).items() if k != "hydra"}
+    overrides = OmegaConf.select(config, "hydra.overrides.task", default=None)
     return {
-        "overrides": list(OmegaConf.select(config, "hydra.overrides.task", default=[]) or []),
-        "sweeper_params": OmegaConf.to_container(OmegaConf.select(config, "hydra.sweeper.params", default={}) or {}),
+        "overrides": list(overrides) if overrides is not None else [],
+        "sweeper_params": _sweeper_params(config),
         "config": task,
     }
 
@@ -49,7 +57,9 @@ def check_resume(sweep_dir: Path, config: DictConfig) -> bool:
     old, new = _sweep_identity(OmegaConf.load(old_file)), _sweep_identity(config)
     if old != new:
         keys = [k for k in new if old.get(k) != new[k]]
-        detail = f"overrides {old['overrides']} then, {new['overrides']} now" if "overrides" in keys else keys
+        then = [o for o in old["overrides"] if o not in new["overrides"]]
+        now = [o for o in new["overrides"] if o not in old["overrides"]]
+        detail = f"overrides {then} then, {now} now" if "overrides" in keys else f"different {', '.join(keys)}"
         raise ResumeError(
             f"hydra.sweep.dir={sweep_dir} holds a different sweep ({detail}); a sweep folder is only resumed with "
             "the same overrides and config. Choose a new hydra.sweep.dir, or move that one away."
@@ -69,10 +79,14 @@ class SweepCallback(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        if check_resume(sweep_dir, config):
+        try:
+            resuming = check_resume(sweep_dir, config)
+        except ResumeError as exc:  # SystemExit: Hydra turns a callback's exceptions into warnings and goes on
+            raise SystemExit(f"[sweep] refused: {exc}") from exc
+        if resuming:
             print(f"[sweep] resuming {sweep_dir}: jobs whose result.json matches are skipped", flush=True)
         os.environ[SWEEP_PID_ENV] = sweep_marker()  # joblib workers inherit it and exit if this process dies
-        params = OmegaConf.select(config, "hydra.sweeper.params", default=None) or {}
+        params = _sweeper_params(config)
         overrides = [*config.hydra.overrides.task, *(f"{k}={v}" for k, v in params.items())]
         progress.start(sweep_dir, progress.count_jobs(overrides))
 
@@ -83,13 +97,19 @@ class SweepCallback(Callback):
         progress.report(Path(config.hydra.sweep.dir), int(config.hydra.job.num), name, _outcome(job_return))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        """Aggregate whatever finished, then exit with status 1 if a job or the aggregate failed (raised as
+        SystemExit: any other exception from a callback Hydra only turns into a warning)."""
         from .aggregate import AggregateError, aggregate
 
         sweep_dir = Path(config.hydra.sweep.dir)
+        problems = []
         try:
             agg = aggregate(sweep_dir)
         except AggregateError as exc:
             print(f"[sweep] no aggregate: {exc}")
+        except Exception:  # noqa: BLE001 - reported, and the sweep's exit status says so
+            traceback.print_exc()
+            problems.append("the aggregate step failed (traceback above)")
         else:
             print(agg.markdown.read_text())
             print(f"[sweep] wrote {agg.csv}, {agg.markdown} and {len(agg.plots)} plots")
@@ -99,6 +119,6 @@ class SweepCallback(Callback):
                 log_sweep_summary(config.logger, sweep_dir, agg.table, agg.plots, sweep_dir.name)
         failed = [e["name"] for e in progress.outcomes(sweep_dir).values() if e["outcome"] == "failed"]
         if failed:
-            raise SystemExit(
-                f"[sweep] {len(failed)} job(s) failed: {', '.join(failed)}; each folder's failure.json says why"
-            )
+            problems.insert(0, f"{len(failed)} job(s) failed: {', '.join(failed)}; each folder's failure.json says why")
+        if problems:
+            raise SystemExit("[sweep] " + "; ".join(problems))
