@@ -18,6 +18,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from . import progress
+from .ranks import is_main_rank
 from .records import ResumeError
 from .workers import SWEEP_PID_ENV, sweep_marker
 
@@ -78,6 +79,8 @@ class SweepCallback(Callback):
     """Counts jobs as they end (in whichever process runs them) and aggregates when the sweep ends."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if not is_main_rank():  # under torchrun, rank 0 keeps the sweep's books
+            return
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
             resuming = check_resume(sweep_dir, config)
@@ -91,7 +94,7 @@ class SweepCallback(Callback):
         progress.start(sweep_dir, progress.count_jobs(overrides))
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
-        if config.hydra.mode != RunMode.MULTIRUN:
+        if config.hydra.mode != RunMode.MULTIRUN or not is_main_rank():
             return
         name = config.hydra.job.override_dirname or config.hydra.job.name
         progress.report(Path(config.hydra.sweep.dir), int(config.hydra.job.num), name, _outcome(job_return))
@@ -101,6 +104,8 @@ class SweepCallback(Callback):
         SystemExit: any other exception from a callback Hydra only turns into a warning)."""
         from .aggregate import AggregateError, aggregate
 
+        if not is_main_rank():
+            return
         sweep_dir = Path(config.hydra.sweep.dir)
         problems = []
         try:

@@ -5,7 +5,8 @@
 Each job writes ``result.json`` in its output folder, or ``failure.json`` if it raised (the sweep goes on with
 the other jobs); a multirun then writes the aggregate table (CSV + Markdown) and plots under
 ``<sweep dir>/aggregate``, and exits with status 1 if any job failed. Re-running into the same sweep folder
-resumes it. Configs live in ``conf/``; ``hydra/launcher=per_gpu`` runs one job per GPU.
+resumes it. Configs live in ``conf/``; ``hydra/launcher=per_gpu`` runs one job per GPU, and
+``torchrun --nproc_per_node=N -m eval.run ...`` runs each job sequence parallel over N ranks.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from . import records, workers
-from .config import register
+from . import ranks, records, workers
+from .config import ConfigError, register
 from .job import run_or_skip
 
 register()
@@ -39,6 +40,8 @@ def main(cfg: DictConfig) -> str:
     if kind in ("joblib", "submitit_local"):
         workers.exit_with_sweep()
     try:
+        if ranks.world_size() > 1 and kind != "basic":
+            raise ConfigError("under torchrun the ranks run each job together: use Hydra's basic launcher")
         per_gpu = multirun and hc.runtime.choices.get("hydra/launcher") == workers.PER_GPU
         n_jobs = OmegaConf.select(hc.launcher, "n_jobs", default=None)
         sweep_dir = Path(hc.sweep.dir) if multirun else None
@@ -46,8 +49,9 @@ def main(cfg: DictConfig) -> str:
         group = sweep_dir.name if sweep_dir else None
         outcome = run_or_skip(cfg, job_dir, overrides, run_name, group, placement)
     except Exception as exc:
-        path = records.write_failure(job_dir, run_name, overrides, exc)
-        print(f"[eval] {run_name} failed: {type(exc).__name__}: {exc} (details in {path})", file=sys.stderr)
+        if ranks.is_main_rank():
+            path = records.write_failure(job_dir, run_name, overrides, exc)
+            print(f"[eval] {run_name} failed: {type(exc).__name__}: {exc} (details in {path})", file=sys.stderr)
         if multirun:
             return "failed"
         raise
