@@ -23,7 +23,7 @@ from .records import ResumeError
 from .workers import SWEEP_PID_ENV, sweep_marker
 
 SWEEP_FILE = "multirun.yaml"  # Hydra's record of the sweep's config, written when the sweep starts
-OWN_FILES = {progress.STATE_FILE, progress.LOG_FILE}
+OWN_FILES = {progress.STATE_FILE, progress.LOG_FILE, progress.PLAN_FILE}
 
 
 def _sweeper_params(config: DictConfig) -> dict:
@@ -89,9 +89,13 @@ class SweepCallback(Callback):
         if resuming:
             print(f"[sweep] resuming {sweep_dir}: jobs whose result.json matches are skipped", flush=True)
         os.environ[SWEEP_PID_ENV] = sweep_marker()  # joblib workers inherit it and exit if this process dies
-        params = _sweeper_params(config)
-        overrides = [*config.hydra.overrides.task, *(f"{k}={v}" for k, v in params.items())]
-        progress.start(sweep_dir, progress.count_jobs(overrides))
+        # The basic sweeper's order: its params first, then the command line's overrides.
+        overrides = [*(f"{k}={v}" for k, v in _sweeper_params(config).items()), *config.hydra.overrides.task]
+        basic = str(OmegaConf.select(config, "hydra.sweeper._target_", default="")).endswith("BasicSweeper")
+        jobs = progress.planned_jobs(overrides) if basic else None
+        progress.start(sweep_dir, None if jobs is None else len(jobs))
+        if jobs is not None:
+            progress.write_plan(sweep_dir, jobs)
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         if config.hydra.mode != RunMode.MULTIRUN or not is_main_rank():

@@ -7,28 +7,42 @@ by their number however often they report, and the ETA only extrapolates from jo
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import time
 from pathlib import Path
 
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from tqdm import tqdm
 
+PLAN_FILE = "jobs.json"
 STATE_FILE = "progress.json"
 LOG_FILE = "progress.jsonl"
 OUTCOMES = ("done", "skipped", "failed")
 
 
-def count_jobs(overrides: list[str]) -> int | None:
-    """How many jobs the basic sweep of these overrides launches (the product of each sweep's length); None
-    when that cannot be known without the config (e.g. a ``glob`` over a config group)."""
+def planned_jobs(overrides: list[str]) -> list[list[str]] | None:
+    """The overrides of each job Hydra's basic sweeper launches for these overrides, in job-number order (its own
+    expansion, ``BasicSweeper.split_arguments``); None when that cannot be known without the config (e.g. a
+    ``glob`` over a config group)."""
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
-        return math.prod(len(list(o.sweep_iterator())) if o.is_sweep_override() else 1 for o in parsed)
+        return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
     except Exception:  # noqa: BLE001 - Hydra raises several types; unknown is an honest answer
         return None
+
+
+def count_jobs(overrides: list[str]) -> int | None:
+    """How many jobs the basic sweep of these overrides launches; None when unknown."""
+    jobs = planned_jobs(overrides)
+    return None if jobs is None else len(jobs)
+
+
+def write_plan(sweep_dir: Path, jobs: list[list[str]]) -> None:
+    """``jobs.json``: every job the sweep launches, by number, so a report can name the ones that never ended."""
+    plan = {"schema": 1, "jobs": [{"num": i, "overrides": o} for i, o in enumerate(jobs)]}
+    (sweep_dir / PLAN_FILE).write_text(json.dumps(plan, indent=2))
 
 
 def start(sweep_dir: Path, total: int | None) -> None:

@@ -7,15 +7,17 @@
   GPU of its own for its whole life by locking ``<sweep dir>/.gpus/<i>.lock`` (flock; released by the OS when
   the worker exits, however it exits). This is device assignment only; Hydra's joblib launcher schedules.
 - A joblib worker exits within a second of its sweep's main process dying (killed, crashed), instead of running
-  its job on for nobody.
+  its job on for nobody, and ends the idle workers and resource trackers that process left.
 - ``contended``: whether other jobs of this sweep may have shared the job's device while its step times were
   measured, decided from the launcher (see ``is_contended``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import gc
+import itertools
 import logging
 import os
 import socket
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import psutil
 import torch
 from omegaconf import OmegaConf
 
@@ -33,6 +36,7 @@ from longcat_i2v import LongCatI2V, load_pipeline
 SWEEP_PID_ENV = "LONGCAT_EVAL_SWEEP"  # "<host>:<pid>" of the sweep's main process, set by eval.callbacks
 PER_GPU = "per_gpu"  # the hydra/launcher choice that pins one job per GPU
 PARENT_POLL_S = 0.5
+SIBLING_REFRESH = 4  # polls between two looks at the parent's other children
 log = logging.getLogger(__name__)
 
 
@@ -145,8 +149,19 @@ def _alive(pid: int) -> bool:
 
 
 def _watch(parent: int) -> None:
-    while os.getppid() == parent:
+    """Poll for the parent; once it is gone, end the siblings it left (idle workers and resource trackers, which
+    never run a job and so never watch) and this process."""
+    siblings: list[psutil.Process] = []
+    for tick in itertools.count():
+        if os.getppid() != parent:
+            break
+        if tick % SIBLING_REFRESH == 0:
+            with contextlib.suppress(psutil.Error):
+                siblings = [p for p in psutil.Process(parent).children() if p.pid != os.getpid()]
         time.sleep(PARENT_POLL_S)
+    for sibling in siblings:
+        with contextlib.suppress(psutil.Error):  # psutil refuses a pid reused by another process
+            sibling.terminate()
     os._exit(1)  # the sweep is gone: nobody will read what this worker would produce
 
 

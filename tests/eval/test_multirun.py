@@ -107,6 +107,8 @@ def test_a_failed_job_is_recorded_the_sweep_aggregates_and_a_rerun_resumes_or_is
     assert "sampler.num_frames=6" in failure["overrides"] and "Traceback" in failure["traceback"]
     assert not (sweep / "1" / "result.json").exists()
     assert (sweep / "aggregate" / "results.csv").is_file()  # the aggregate ran despite the failure
+    plan = json.loads((sweep / "jobs.json").read_text())["jobs"]
+    assert [j["num"] for j in plan] == [0, 1] and plan[1]["overrides"] == failure["overrides"]
 
     before = (sweep / "0" / "result.json").read_text()
     again = run_eval([*args, "sampler.num_frames=5,6"], check=False)

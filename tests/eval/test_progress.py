@@ -17,6 +17,16 @@ def test_job_count_is_the_product_of_the_sweeps():
     assert progress.count_jobs(["sampler=glob(*)"]) is None  # needs the config to expand
 
 
+def test_planned_jobs_follow_hydras_job_numbers():
+    assert progress.planned_jobs(["a=1,2", "b=x", "c=p,q"]) == [
+        ["a=1", "b=x", "c=p"],
+        ["a=1", "b=x", "c=q"],
+        ["a=2", "b=x", "c=p"],
+        ["a=2", "b=x", "c=q"],
+    ]
+    assert progress.planned_jobs(["sampler=glob(*)"]) is None
+
+
 def _age(sweep_dir, seconds: float) -> None:
     state = json.loads((sweep_dir / progress.STATE_FILE).read_text())
     (sweep_dir / progress.STATE_FILE).write_text(json.dumps({**state, "start": state["start"] - seconds}))

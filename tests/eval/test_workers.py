@@ -115,13 +115,13 @@ def test_joblib_workers_exit_when_the_sweep_process_is_killed(tmp_path):
     children: list[psutil.Process] = []
     try:
         assert _wait_for(lambda: (sweep / "0" / "items.jsonl").exists(), timeout=180), "the job did not start"
+        # The busy worker, an idle one (n_jobs=2, one job) and loky's resource trackers: none may stay.
         children = psutil.Process(parent.pid).children(recursive=True)
-        workers_running = [c for c in children if "python" in c.name().lower()]
-        assert workers_running
+        assert len(children) >= 3
         parent.send_signal(signal.SIGKILL)
         parent.wait()
-        gone = _wait_for(lambda: not any(c.is_running() and c.status() != "zombie" for c in workers_running), 15)
-        assert gone, f"workers still alive after their sweep died: {[c.pid for c in workers_running if c.is_running()]}"
+        gone = _wait_for(lambda: not any(c.is_running() and c.status() != "zombie" for c in children), 15)
+        assert gone, f"processes of the sweep still alive after it died: {[c.pid for c in children if c.is_running()]}"
         assert not (sweep / "0" / "result.json").exists()
     finally:
         for c in children:
