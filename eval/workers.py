@@ -148,16 +148,21 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _watch(parent: int) -> None:
+def _siblings(parent: int) -> list[psutil.Process]:
+    """The parent's other children: its other workers and its resource trackers."""
+    with contextlib.suppress(psutil.Error):
+        return [p for p in psutil.Process(parent).children() if p.pid != os.getpid()]
+    return []
+
+
+def _watch(parent: int, siblings: list[psutil.Process]) -> None:
     """Poll for the parent; once it is gone, end the siblings it left (idle workers and resource trackers, which
     never run a job and so never watch) and this process."""
-    siblings: list[psutil.Process] = []
-    for tick in itertools.count():
+    for tick in itertools.count(1):
         if os.getppid() != parent:
             break
         if tick % SIBLING_REFRESH == 0:
-            with contextlib.suppress(psutil.Error):
-                siblings = [p for p in psutil.Process(parent).children() if p.pid != os.getpid()]
+            siblings = _siblings(parent) or siblings
         time.sleep(PARENT_POLL_S)
     for sibling in siblings:
         with contextlib.suppress(psutil.Error):  # psutil refuses a pid reused by another process
@@ -178,7 +183,8 @@ def exit_with_sweep() -> None:
         return
     pid = int(pid_text)
     if os.getppid() == pid:
-        threading.Thread(target=_watch, args=(pid,), name="exit-with-sweep", daemon=True).start()
+        watch = threading.Thread(target=_watch, args=(pid, _siblings(pid)), name="exit-with-sweep", daemon=True)
+        watch.start()
         _watched = True
     elif not _alive(pid):  # reparented: the sweep died before this job began
         os._exit(1)

@@ -3,6 +3,7 @@ pipeline per process, and joblib workers that exit when their sweep's main proce
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -91,6 +92,13 @@ def test_one_pipeline_per_key_and_one_per_device(monkeypatch):
     assert list(workers._pipelines) == [(None, "cpu", "bfloat16", 1)]  # the float32 one was dropped
 
 
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def _wait_for(condition, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -120,12 +128,12 @@ def test_joblib_workers_exit_when_the_sweep_process_is_killed(tmp_path):
         assert len(children) >= 3
         parent.send_signal(signal.SIGKILL)
         parent.wait()
-        gone = _wait_for(lambda: not any(c.is_running() and c.status() != "zombie" for c in children), 15)
-        assert gone, f"processes of the sweep still alive after it died: {[c.pid for c in children if c.is_running()]}"
+        gone = _wait_for(lambda: not any(_alive(c) for c in children), 15)
+        assert gone, f"processes of the sweep still alive after it died: {[c.pid for c in children if _alive(c)]}"
         assert not (sweep / "0" / "result.json").exists()
     finally:
         for c in children:
-            if c.is_running():
+            with contextlib.suppress(psutil.Error):
                 c.kill()
         if parent.poll() is None:
             os.killpg(parent.pid, signal.SIGKILL)
