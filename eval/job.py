@@ -24,12 +24,11 @@ from .loggers import Logger, NullLogger, make_logger
 from .metrics import Perceptual, load_perceptual
 from .metrics.parity import abs_diff
 from .provenance import checkpoint_id, code_version
-from .records import FAILURE_FILE, RESULT_FILE
+from .records import RESULT_FILE
 from .scoring import score_video
 from .workers import Placement, cached_pipeline
 
 RESULT_SCHEMA = 1
-__all__ = ["FAILURE_FILE", "RESULT_FILE", "run_job", "run_or_skip"]
 
 
 def generation_request(sampler) -> dict:

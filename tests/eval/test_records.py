@@ -10,6 +10,7 @@ import subprocess
 import pytest
 
 from eval import provenance, records
+from eval.callbacks import check_resume
 
 
 def test_failure_json_names_the_error_and_keeps_the_traceback(tmp_path):
@@ -38,6 +39,13 @@ def test_an_unreadable_result_is_refused_not_overwritten(tmp_path):
     with pytest.raises(records.ResumeError, match="cannot be read"):
         records.finished_result(tmp_path, {}, [])
     assert records.finished_result(tmp_path / "nothing", {}, []) is None
+
+
+def test_a_folder_that_is_not_a_sweep_is_refused_and_an_empty_one_is_new(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(records.ResumeError, match=r"already holds \['notes.txt'\] but no multirun.yaml"):
+        check_resume(tmp_path, None)
+    assert check_resume(tmp_path / "new", None) is False
 
 
 def _git(repo, *args):

@@ -46,8 +46,9 @@ def test_per_gpu_places_each_job_on_its_workers_gpu(tmp_path, monkeypatch):
 
 def test_per_gpu_launcher_config_runs_one_joblib_worker_per_gpu(monkeypatch):
     monkeypatch.setattr(workers.torch.cuda, "device_count", lambda: 3)
-    launcher = compose_eval(["hydra/launcher=per_gpu", *SMOKE], hydra_config=True).hydra.launcher
-    assert launcher._target_.endswith("JoblibLauncher") and launcher.n_jobs == 3
+    hydra = compose_eval(["hydra/launcher=per_gpu", *SMOKE], hydra_config=True).hydra
+    assert hydra.launcher._target_.endswith("JoblibLauncher") and hydra.launcher.n_jobs == 3
+    assert hydra.runtime.choices["hydra/launcher"] == workers.PER_GPU  # what eval.run looks for
     monkeypatch.setattr(workers.torch.cuda, "device_count", lambda: 0)
     with pytest.raises(Exception, match="needs CUDA GPUs"):
         _ = compose_eval(["hydra/launcher=per_gpu"], hydra_config=True).hydra.launcher.n_jobs
