@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from hydra import compose, initialize_config_dir
 
 REPO = Path(__file__).resolve().parents[2]
 # A seconds-long job: tiny checkpoint, one image, 5 frames at 64x64, 2 steps.
@@ -31,6 +32,14 @@ def run_eval(args: list[str], env: dict[str, str] | None = None, check: bool = T
         output = f"stdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-4000:]}"
         pytest.fail(f"eval.run {args} exited {proc.returncode}\n{output}")
     return proc
+
+
+def compose_eval(overrides: list[str], hydra_config: bool = False):
+    """The eval config Hydra composes for these overrides, in this process (no job runs)."""
+    import eval.run  # noqa: F401 - registers the schema and the ${gpu_count:} resolver
+
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        return compose("config", overrides=overrides, return_hydra_config=hydra_config)
 
 
 def texture(height: int = 96, width: int = 192, seed: int = 0) -> np.ndarray:
