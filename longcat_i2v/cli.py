@@ -44,9 +44,11 @@ def _settings(args: argparse.Namespace) -> tuple[I2VSettings, RuntimeSettings]:
 def _cmd_generate(args: argparse.Namespace) -> int:
     from . import parallel
     from .images import load_image
+    from .video import check_output_path
 
     settings, runtime = _settings(args)
-    image = load_image(args.image)
+    check_output_path(args.output)
+    image = load_image(args.image, allow_private_urls=runtime.allow_private_urls)
     device = runtime.device or defaults.default_device()
     world = runtime.sp_size * (2 if runtime.cfg_parallel else 1)
     if world > 1:

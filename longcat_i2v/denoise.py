@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import torch
 
+from .finite import check_finite_output
 from .schedule import frame_timesteps
 
 StepCallback = Callable[[int, int, torch.Tensor], None]
@@ -55,6 +56,8 @@ def denoise(
     total = len(timesteps)
     for i, t in enumerate(timesteps):
         pred = guided_velocity(model, latents, t, guidance, num_cond)
+        if i == 0:  # broken weights or an overflowing dtype show at once, not as a video of NaNs at the end
+            check_finite_output(pred, "DiT", step=0)
         # The original negates the velocity for the scheduler: x ← x + (σ_next − σ)·(−v).
         stepped = scheduler.step(-pred[:, :, num_cond:], t, latents[:, :, num_cond:], return_dict=False)[0]
         latents[:, :, num_cond:] = stepped

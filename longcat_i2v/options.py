@@ -244,7 +244,10 @@ class Settings:
             raise InvalidInputError(f"cannot read settings file {path}: {exc}") from exc
         if not isinstance(data, dict):
             raise InvalidInputError(f"settings file {path} must hold a JSON object, found {type(data).__name__}")
-        return cls.from_dict(data, parse=True)
+        try:
+            return cls.from_dict(data, parse=True)
+        except SettingsError as exc:
+            raise exc.relabel({f: f"{path}: {f}" for f in exc.fields}) from None
 
     def to_dict(self) -> dict[str, Any]:
         return {s.name: getattr(self, s.name) for s in field_specs(type(self))}

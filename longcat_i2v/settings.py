@@ -126,6 +126,10 @@ class RuntimeSettings(Settings):
     cfg_parallel: bool = option(
         False, "run the uncond/cond halves of CFG on two rank groups (2 x sp ranks)", front_ends=("cli",)
     )
+    allow_private_urls: bool = option(
+        False, "let image URLs reach loopback, private and link-local addresses (refused by default)",
+        front_ends=("cli",),
+    )  # fmt: skip
 
     def check_together(self) -> None:
         if self.device is not None:

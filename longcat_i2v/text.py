@@ -8,27 +8,7 @@ import re
 import ftfy
 import torch
 
-from .errors import InvalidInputError
-
 _SPACES = re.compile(r"\s+")
-
-
-def validate_prompt(text: object, field: str, max_chars: int) -> str:
-    """``text`` itself when it is a string of valid Unicode (no lone surrogates, which cannot be encoded, e.g.
-    from a broken JSON client) of at most ``max_chars`` characters; otherwise InvalidInputError naming ``field``.
-    Meant to run before any work, so a bad prompt never costs a generation."""
-    if not isinstance(text, str):
-        raise InvalidInputError(f"{field} must be a string, got {type(text).__name__}")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        bad = text[exc.start]
-        raise InvalidInputError(
-            f"{field} is not valid Unicode: lone surrogate U+{ord(bad):04X} at character {exc.start}"
-        ) from exc
-    if len(text) > max_chars:
-        raise InvalidInputError(f"{field} has {len(text)} characters; at most {max_chars} are allowed")
-    return text
 
 
 def clean_prompt(text: str) -> str:

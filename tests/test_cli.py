@@ -72,3 +72,44 @@ def test_arguments_are_checked_before_the_model_loads(tmp_path, capsys):
     assert "--fps=500 is invalid: must be an integer >= 1 and <= 120" in capsys.readouterr().err
     assert main([*base, "--seed", "-1"]) == 2
     assert "--seed=-1 is invalid" in capsys.readouterr().err
+
+
+def test_unusable_output_is_refused_before_the_model_loads(tmp_path, capsys):
+    img = tmp_path / "in.png"
+    Image.new("RGB", (32, 32)).save(img)
+    base = ["generate", "--checkpoint", str(tmp_path / "absent"), "--image", str(img), "--prompt", "x"]
+    for output, message in [("out.txt", "must end in .mp4"), (str(tmp_path / "no" / "dir" / "v.mp4"), "folder")]:
+        assert main([*base, "--output", output]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "missing folder(s)" not in err  # refused before the checkpoint was opened
+
+
+def test_settings_file_and_flags_over_it(tiny_ckpt, tmp_path, capsys):
+    from longcat_i2v.settings import I2VSettings
+
+    img = tmp_path / "in.png"
+    Image.new("RGB", (40, 30), "teal").save(img)
+    settings = tmp_path / "s.json"
+    I2VSettings(prompt="a boat", num_frames=5, height=32, width=48, num_inference_steps=1, seed=6, fps=9).to_json(
+        settings
+    )
+    out = tmp_path / "v.mp4"
+    args = ["generate", "--checkpoint", str(tiny_ckpt), "--image", str(img), "--settings", str(settings)]
+    assert main([*args, "--output", str(out), "--num-frames", "9"]) == 0
+    assert "seed=6" in capsys.readouterr().out
+    assert read_mp4(out).shape == (9, 32, 48, 3)  # the flag overrides the file's 5 frames
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"num_frames": 6}')
+    assert main([*args[:-1], str(bad), "--prompt", "x"]) == 2
+    assert "bad.json: num_frames=6 is invalid" in capsys.readouterr().err
+
+
+def test_tiny_checkpoint_starts_small_and_says_so(tmp_path, capsys):
+    from longcat_i2v.tiny import SMALL_SETTINGS
+
+    img = tmp_path / "in.png"
+    Image.new("RGB", (40, 30), "olive").save(img)
+    out = tmp_path / "v.mp4"
+    assert main(["generate", "--image", str(img), "--prompt", "x", "--steps", "1", "--output", str(out)]) == 0
+    assert "small settings unless given" in capsys.readouterr().err
+    assert read_mp4(out).shape == (SMALL_SETTINGS["num_frames"], SMALL_SETTINGS["height"], SMALL_SETTINGS["width"], 3)

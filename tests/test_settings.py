@@ -60,6 +60,15 @@ def test_each_rule_names_the_field_and_what_is_allowed(changes, message):
         I2VSettings(**changes)
 
 
+def test_any_valid_unicode_prompt_is_accepted():
+    for good in ("", "x" * defaults.MAX_PROMPT_CHARS, "猫が跳ぶ 🐈", "\U0001f408\u200d\u2b1b"):
+        assert I2VSettings(prompt=good).prompt == good
+    with pytest.raises(SettingsError, match="negative_prompt=.* is invalid: must be valid Unicode"):
+        I2VSettings(negative_prompt="\udfff")
+    with pytest.raises(SettingsError, match="prompt=3 is invalid: must be text"):
+        I2VSettings(prompt=3)
+
+
 def test_errors_can_be_relabelled_by_a_front_end():
     with pytest.raises(SettingsError) as info:
         I2VSettings(height=64)
