@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -191,7 +192,7 @@ def block_mask(indices: torch.Tensor, counts: torch.Tensor, num_kv_blocks: int) 
 
 @functools.cache
 def _compiled_flex() -> Callable[..., torch.Tensor]:
-    return torch.compile(flex_attention, dynamic=False)
+    return typing.cast(Callable[..., torch.Tensor], torch.compile(flex_attention, dynamic=False))
 
 
 def _flex(
@@ -217,7 +218,7 @@ def _flex(
     # Inductor's default CUDA tiles can be larger than a chunk (H100, bf16, head_dim 128: BLOCK_M = 128), which
     # flex refuses for 64-token blocks; tiles must divide the chunks. Not exercised here: no GPU on CI.
     options = {"BLOCK_M": math.gcd(cq, 64), "BLOCK_N": math.gcd(ck, 64)} if q.is_cuda else None
-    attend = _compiled_flex() if compiled else flex_attention
+    attend = _compiled_flex() if compiled else typing.cast(Callable[..., torch.Tensor], flex_attention)
     return attend(q, k, v, block_mask=blocks, scale=q.shape[-1] ** -0.5, kernel_options=options)
 
 

@@ -37,7 +37,7 @@ def resolve_size(image: Image.Image, resolution: str, height: int | None, width:
 
 def image_to_pixels(image: Image.Image, height: int, width: int) -> torch.Tensor:
     """LANCZOS stretch to (width, height), then [0,255] → [-1,1]; returns [1, 3, 1, H, W] float32."""
-    arr = np.asarray(image.convert("RGB").resize((width, height), Image.LANCZOS), dtype=np.float32) / 255.0
+    arr = np.asarray(image.convert("RGB").resize((width, height), Image.Resampling.LANCZOS), dtype=np.float32) / 255.0
     return torch.from_numpy(arr * 2.0 - 1.0).permute(2, 0, 1)[None, :, None]
 
 

@@ -102,7 +102,9 @@ class TimestepEmbedder(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(freq_dim, out_dim), nn.SiLU(), nn.Linear(out_dim, out_dim))
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
-        return self.mlp(timestep_embedding(t, self.freq_dim).to(self.mlp[0].weight.dtype))
+        first = self.mlp[0]
+        assert isinstance(first, nn.Linear)
+        return self.mlp(timestep_embedding(t, self.freq_dim).to(first.weight.dtype))
 
 
 class CaptionEmbedder(nn.Module):

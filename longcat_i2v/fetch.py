@@ -157,7 +157,7 @@ def _get(parts: SplitResult, sock: socket.socket, max_bytes: int, url: str) -> t
     """(status, Location header, body) of one GET over a connected socket."""
     if parts.scheme.lower() == "https":
         sock = ssl.create_default_context().wrap_socket(sock, server_hostname=parts.hostname)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port or SCHEMES[parts.scheme.lower()])
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port or SCHEMES[parts.scheme.lower()])
     conn.sock = sock  # the checked, already connected socket: http.client never resolves or connects itself
     try:
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")

@@ -12,7 +12,6 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -186,9 +185,18 @@ def _check_text(name: str, text: str) -> None:
         raise SettingsError((name,), f"{{{name}}} is {len(text)} characters long; at most {limit} are allowed")
 
 
-@cache
+_SPECS: dict[type, tuple[FieldSpec, ...]] = {}
+
+
 def field_specs(cls: type) -> tuple[FieldSpec, ...]:
-    """The settings fields of ``cls`` (every dataclass field with an Option), in declaration order."""
+    """The settings fields of ``cls`` (every dataclass field with an Option), in declaration order (computed
+    once per class)."""
+    if cls not in _SPECS:
+        _SPECS[cls] = _read_specs(cls)
+    return _SPECS[cls]
+
+
+def _read_specs(cls: type) -> tuple[FieldSpec, ...]:
     hints = typing.get_type_hints(cls)
     specs = []
     for f in dataclasses.fields(cls):
@@ -270,7 +278,7 @@ def specs_for(cls: type, front_end: str) -> tuple[FieldSpec, ...]:
 
 def keyword_defaults(method, cls: type) -> dict[str, object]:
     """The keyword arguments of ``method`` that are fields of settings type ``cls``, with their defaults."""
-    names = {f for f in cls.__dataclass_fields__}
+    names = {f.name for f in dataclasses.fields(cls)}
     params = inspect.signature(method).parameters
     return {n: p.default for n, p in params.items() if n in names}
 

@@ -40,7 +40,7 @@ def choose_split(n: int, grid_h: int, grid_w: int) -> tuple[int, int]:
     )
 
 
-def _a2a(x: torch.Tensor, group: dist.ProcessGroup) -> torch.Tensor:
+def _a2a(x: torch.Tensor, group: dist.ProcessGroup | None) -> torch.Tensor:
     out = torch.empty_like(x)
     dist.all_to_all_single(out, x, group=group)
     return out

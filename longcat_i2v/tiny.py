@@ -119,14 +119,14 @@ def _write_components(root: Path, gen: torch.Generator) -> None:
         base_dim=8, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=1, temperal_downsample=[False, True, True],
         latents_mean=LATENTS_MEAN, latents_std=LATENTS_STD,
     )  # fmt: skip
-    vae.save_pretrained(str(root / "vae"))
+    vae.save_pretrained(str(root / "vae"))  # type: ignore[attr-defined]  # ModelMixin's, hidden by lazy imports
     text_cfg = UMT5Config(vocab_size=vocab_size, d_model=TEXT_DIM, d_kv=16, d_ff=128, num_layers=2, num_heads=4,
                           relative_attention_num_buckets=32, feed_forward_proj="gated-gelu", is_encoder_decoder=False,
                           use_cache=False, tie_word_embeddings=False)  # fmt: skip
     encoder = UMT5EncoderModel(text_cfg)
     _randomize(encoder, gen)
     encoder.save_pretrained(str(root / "text_encoder"))
-    FlowMatchEulerDiscreteScheduler(shift=12.0).save_pretrained(str(root / "scheduler"))
+    FlowMatchEulerDiscreteScheduler(shift=12.0).save_pretrained(str(root / "scheduler"))  # type: ignore[attr-defined]
 
 
 def make_tiny_checkpoint(path: str | Path) -> Path:

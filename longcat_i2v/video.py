@@ -44,7 +44,9 @@ def even_size(width: int, height: int) -> tuple[int, int]:
 
 def resize_frames(frames: np.ndarray, width: int, height: int) -> np.ndarray:
     """Bicubic resize of uint8 frames to (width, height), as the original demo resizes to the input size."""
-    return np.stack([np.asarray(Image.fromarray(f).resize((width, height), Image.BICUBIC)) for f in to_uint8(frames)])
+    return np.stack(
+        [np.asarray(Image.fromarray(f).resize((width, height), Image.Resampling.BICUBIC)) for f in to_uint8(frames)]
+    )
 
 
 def check_output_path(path: str | Path) -> Path:
@@ -105,6 +107,7 @@ def _run_ffmpeg(args: list[str], name: str, stdin_chunks: Iterable[bytes] = ()) 
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-y", "-v", "error", *args]
     with tempfile.TemporaryFile() as err:  # a file, not a pipe: a chatty ffmpeg can never block on it
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
+        assert proc.stdin is not None  # stdin=PIPE
         try:
             with contextlib.suppress(BrokenPipeError):  # ffmpeg died early; its status and message tell why
                 for chunk in stdin_chunks:
