@@ -35,8 +35,8 @@ class SweepCallback(Callback):
             print(f"[sweep] no aggregate: {exc}")
             return
         print(agg.markdown.read_text())
-        print(f"[sweep] wrote {agg.csv}, {agg.markdown} and {len(agg.plots)} plots")
+        print(f"[sweep] wrote {agg.csv.parent}: tables, {len(agg.plots)} plots and {agg.report}")
         if config.logger.name.name == "wandb":
-            from .loggers.wandb_logger import log_sweep_summary
+            from .loggers.wandb_logger import log_sweep_summary, sweep_group
 
-            log_sweep_summary(config.logger, sweep_dir, agg.table, agg.plots, sweep_dir.name)
+            log_sweep_summary(config.logger, agg, sweep_group(sweep_dir), agg.report)

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-import torch
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
@@ -149,7 +148,7 @@ def validate(cfg) -> None:
             cfg.model.checkpoint,
             "no such directory (a LongCat-Video checkpoint, hub or FastVideo layout)",
         )
-    if cfg.model.device.startswith("cuda") and not torch.cuda.is_available():
+    if cfg.model.device.startswith("cuda") and not _cuda_available():
         _fail("model.device", cfg.model.device, "no CUDA device is available here; use model.device=cpu")
     if not 1 <= cfg.logger.fps <= 120:
         _fail("logger.fps", cfg.logger.fps, "must be between 1 and 120")
@@ -157,6 +156,12 @@ def validate(cfg) -> None:
         _fail("logger.mode", cfg.logger.mode, "must be online, offline, disabled or null")
     _validate_parity(cfg)
     _validate_engine(cfg)
+
+
+def _cuda_available() -> bool:
+    import torch  # here, not at the top: composing the config (``--help``, tab completion) needs no torch
+
+    return torch.cuda.is_available()
 
 
 def _validate_engine(cfg) -> None:

@@ -19,11 +19,11 @@ from .config import ConfigError, original_repo, validate
 from .dataset import Item, load_manifest
 from .engines import Engine, FastVideoPeer, NativeEngine
 from .loggers import Logger, make_logger
-from .metrics import Perceptual, load_perceptual
+from .metrics import load_perceptual
 from .metrics.parity import abs_diff
-from .scoring import score_video
+from .records import RESULT_FILE
+from .scoring import Scorer
 
-RESULT_FILE = "result.json"
 RESULT_SCHEMA = 1
 
 
@@ -59,7 +59,7 @@ def make_engine(cfg, pipe: LongCatI2V, checkpoint: Path, distill: bool) -> Engin
 
 
 def evaluate_items(
-    cfg, pipe: LongCatI2V, items: list[Item], perceptual: Perceptual | None, logger: Logger, run_name: str
+    cfg, pipe: LongCatI2V, items: list[Item], scorer: Scorer, logger: Logger, run_name: str
 ) -> tuple[list[dict], list[dict]]:
     """Generate and score each item; with ``engine=fastvideo`` also measure how far FastVideo is from ours;
     with ``parity=live`` also run the original and compare per step."""
@@ -81,10 +81,11 @@ def evaluate_items(
                 str(item.image), item.prompt, request, cfg.seed, lambda _: bar.update(1), keep_steps=bool(original)
             )
             seconds = time.perf_counter() - start
-            m = cfg.metrics
-            scores = score_video(run.frames, run.cond_image, perceptual, m.fidelity, m.temporal, m.flow_preset.name)
+            scored = scorer.score(run.frames, run.cond_image)
+            scores = scored.values
             num_frames, height, width = run.frames.shape[:3]
             row = {"item": item.id, "height": height, "width": width, "num_frames": num_frames, **scores}
+            row["curves"] = scored.curves
             row.update(generation_s=seconds, step_s=run.seconds_per_step)
             if engine.name != native.name:
                 ours = native.generate(str(item.image), item.prompt, request, cfg.seed, lambda _: None, False)
@@ -124,7 +125,7 @@ def reference_parity(cfg, pipe: LongCatI2V | None) -> list[dict]:
 
 def summarize(rows: list[dict], parity: list[dict]) -> dict[str, float | None]:
     """Job-level numbers: the mean of each item metric, and the worst parity differences."""
-    keys = [k for k in (rows[0] if rows else {}) if k not in ("item", "height", "width", "num_frames")]
+    keys = [k for k in (rows[0] if rows else {}) if k not in ("item", "height", "width", "num_frames", "curves")]
     summary: dict[str, float | None] = {k: _mean([r[k] for r in rows]) for k in keys}
     if parity:
         summary["parity_latents_max_abs"] = max(
@@ -146,13 +147,14 @@ def run_job(cfg, job_dir: Path, overrides: list[str], run_name: str, group: str 
     perceptual = (
         load_perceptual(m.perceptual.name, m.perceptual_net.name) if items and (m.fidelity or m.temporal) else None
     )
+    scorer = Scorer(perceptual, m.fidelity, m.temporal, m.flow_preset.name)
     job_dir.mkdir(parents=True, exist_ok=True)
     config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     logger = make_logger(cfg.logger, job_dir, run_name, group, config)
     try:
         m = cfg.model
         pipe = load_pipeline(m.checkpoint, m.device, m.dtype.name) if items else None
-        rows, parity = evaluate_items(cfg, pipe, items, perceptual, logger, run_name) if items else ([], [])
+        rows, parity = evaluate_items(cfg, pipe, items, scorer, logger, run_name) if items else ([], [])
         if cfg.parity.mode.name == "reference":
             parity += reference_parity(cfg, pipe)
         result = {
@@ -168,6 +170,7 @@ def run_job(cfg, job_dir: Path, overrides: list[str], run_name: str, group: str 
                 "dataset": cfg.dataset.name,
             },
             "perceptual_backend": perceptual.name if perceptual else None,
+            "metric_versions": scorer.versions if items else {},
             "items": rows,
             "summary": summarize(rows, parity),
             "parity": parity,

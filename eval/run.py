@@ -16,15 +16,17 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from .config import register
-from .job import run_job
 
 register()
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> None:
+    from .job import run_job  # torch, the model and the metrics load only when a job runs, not for --help
+    from .loggers.wandb_logger import sweep_group
+
     hc = HydraConfig.get()
-    group = Path(hc.sweep.dir).name if hc.mode == RunMode.MULTIRUN else None
+    group = sweep_group(Path(hc.sweep.dir)) if hc.mode == RunMode.MULTIRUN else None
     run_name = hc.job.override_dirname or hc.job.name
     run_job(cfg, Path(hc.runtime.output_dir), list(hc.overrides.task), run_name, group)
 

@@ -1,0 +1,137 @@
+"""The sweep report a person reads: one self-contained HTML page (opens offline, nothing fetched) with the
+sweep's status, failed and missing jobs, the verdict table, the per-setting table, the plots (embedded), and a
+side-by-side grid of the videos per image across settings.
+
+Videos are the mp4s the local and W&B loggers write (``<job>/media/<item>.mp4``); they are embedded while the
+grid stays under ``EMBED_LIMIT`` bytes, and linked by relative path beside the page otherwise (so the page
+stays openable; the links work while it sits in the sweep folder).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from .collect import Group
+from .summary import Aggregate, fixed_settings, problem_jobs, setting_table, status_line, verdict_table
+
+EMBED_LIMIT = 40 * 1024 * 1024
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}
+td,th{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}
+th{background:#f3f3f3}
+.bad{background:#fde2e1;border:1px solid #e0a09b;padding:.6em}.ok{background:#e5f5e5;padding:.6em}
+.better{background:#dff3df}.plots img{max-width:48%;margin:4px}
+.grid video,.grid img{width:220px;display:block}.small{font-size:12px;color:#555}
+"""
+
+
+def _data_uri(path: Path, mime: str) -> str:
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
+
+
+def _table(df: pd.DataFrame, highlight: list[bool] | None = None) -> str:
+    """A DataFrame as an escaped HTML table; rows flagged in ``highlight`` get the 'better' class."""
+    if df.empty:
+        return "<p>(none)</p>"
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    rows = []
+    for i, (_, row) in enumerate(df.iterrows()):
+        cls = ' class="better"' if highlight and highlight[i] else ""
+        cells = "".join(f"<td>{html.escape(str(v))}</td>" for v in row)
+        rows.append(f"<tr{cls}>{cells}</tr>")
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _media(root: Path, group: Group) -> dict[str, tuple[Path | None, Path | None, int]]:
+    """Per item: (mp4, first-frame PNG, seed) of the group's job with the lowest seed."""
+    out: dict = {}
+    for r in sorted(group.results, key=lambda r: r["seed"]):
+        media = root / r["_dir"] / "media"
+        for item in r["items"]:
+            if item["item"] in out:
+                continue
+            mp4, png = media / f"{item['item']}.mp4", media / f"{item['item']}_first_frame.png"
+            out[item["item"]] = (mp4 if mp4.is_file() else None, png if png.is_file() else None, r["seed"])
+    return out
+
+
+def video_grid(agg: Aggregate, page: Path) -> str:
+    """Rows: images; columns: settings; each cell the video (embedded or linked) and its first-frame PNG."""
+    media = {g.label: _media(agg.sweep.root, g) for g in agg.groups}
+    items = list(dict.fromkeys(i for m in media.values() for i in m))
+    if not items:
+        return "<p>No media: run with <code>logger=local</code> (the default) or <code>logger=wandb</code>.</p>"
+    size = sum(p.stat().st_size for m in media.values() for mp4, _, _ in m.values() for p in [mp4] if p)
+    embed = size <= EMBED_LIMIT
+
+    def src(path: Path, mime: str) -> str:
+        return _data_uri(path, mime) if embed else html.escape(os.path.relpath(path, page.parent))
+
+    head = "".join(f"<th>{html.escape(g.label)}</th>" for g in agg.groups)
+    rows = []
+    for item in items:
+        cells = []
+        for g in agg.groups:
+            mp4, png, seed = media[g.label].get(item, (None, None, None))
+            parts = [f'<video src="{src(mp4, "video/mp4")}" controls loop muted autoplay></video>' if mp4 else ""]
+            parts.append(f'<img src="{src(png, "image/png")}" alt="first frame">' if png else "")
+            label = f"seed {seed}" if seed is not None else "not generated"
+            cells.append(f'<td>{"".join(parts)}<span class="small">{label}</span></td>')
+        rows.append(f"<tr><th>{html.escape(item)}</th>{''.join(cells)}</tr>")
+    note = "embedded" if embed else f"linked (over {EMBED_LIMIT >> 20} MiB to embed; keep this page in the sweep)"
+    caption = f'<p class="small">Videos {note}. First-frame PNG: input | frame 0 | 4×|difference|.</p>'
+    return f'{caption}<table class="grid"><tr><th>image</th>{head}</tr>{"".join(rows)}</table>'
+
+
+def render(agg: Aggregate, page: Path) -> str:
+    status = status_line(agg.sweep)
+    banner = "ok" if agg.sweep.complete else "bad"
+    parts = [f"<h1>Eval sweep report</h1><p class='small'>{html.escape(str(agg.sweep.root))}</p>"]
+    parts.append(f'<p class="{banner}"><b>{html.escape(status)}</b></p>')
+    problems = problem_jobs(agg.sweep)
+    if not problems.empty:
+        parts += ["<h2>Failed and missing jobs</h2>", _table(problems)]
+    if not agg.verdicts.empty:
+        parts.append(
+            f"<h2>Verdicts</h2><p>Paired by image × seed against the baseline <b>{html.escape(str(agg.baseline))}</b>;"
+        )
+        parts.append(
+            " a setting is named better only when the 95 % bootstrap CI of the paired difference excludes 0.</p>"
+        )
+        parts.append(_table(verdict_table(agg.verdicts), [isinstance(b, str) for b in agg.verdicts["better"]]))
+    if not agg.table.empty:
+        parts += ["<h2>Per setting</h2><p>mean ± sample std over images × seeds; † contended: not comparable.</p>"]
+        parts.append(_table(setting_table(agg)))
+    fixed = fixed_settings(agg)
+    if fixed:
+        parts.append(
+            "<p class='small'>Fixed: " + html.escape(", ".join(f"{k}={str(v)[:60]}" for k, v in fixed.items())) + "</p>"
+        )
+    if agg.plots:
+        imgs = "".join(f'<img src="{_data_uri(p, "image/png")}" alt="{html.escape(p.stem)}">' for p in agg.plots)
+        parts.append(f'<h2>Plots</h2><div class="plots">{imgs}</div>')
+    parts += ["<h2>Videos per image across settings</h2>", video_grid(agg, page)]
+    if not agg.reference.empty:
+        parts += [
+            "<h2>Parity with the original</h2><p>The reference cases run their own settings, not the sweep's.</p>"
+        ]
+        parts.append(_table(agg.reference))
+    if agg.excluded:
+        items = "".join(f"<li><code>{html.escape(m)}</code>: {html.escape(w)}</li>" for m, w in agg.excluded.items())
+        parts.append(f"<h2>Left out</h2><ul>{items}</ul>")
+    if not agg.table.empty:
+        versions = " | ".join(dict.fromkeys(agg.table["metric_versions"]))
+        parts.append(f"<p class='small'>Metric versions: {html.escape(versions)}</p>")
+    head = f"<meta charset='utf-8'><title>Eval sweep report</title><style>{STYLE}</style>"
+    return f"<!doctype html><html><head>{head}</head><body>{chr(10).join(parts)}</body></html>"
+
+
+def write_report(agg: Aggregate, page: Path) -> Path:
+    page.write_text(render(agg, page), encoding="utf-8")
+    return page
