@@ -108,9 +108,9 @@ def aggregate(
     items.to_csv(out / "items.csv", index=False)
     verdicts = verdicts if verdicts is not None else pd.DataFrame()
     verdicts.to_csv(out / "verdicts.csv", index=False)
-    live, reference = parity_tables(sweep.results)
-    if not reference.empty or not live.empty:
-        pd.concat([live, reference]).to_csv(out / "parity.csv", index=False)
+    parity, reference = parity_tables(sweep.results)
+    if not parity.empty:
+        parity.to_csv(out / "parity.csv", index=False)
     plots = plot_metrics(table, settings, out / "plots") if not items.empty else []
     plots += plot_curves(mean_curves(groups, excluded), out / "plots")
     agg = Aggregate(sweep, groups, settings, table, verdicts, baseline, excluded, reference, csv, markdown, plots)

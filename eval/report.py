@@ -49,15 +49,18 @@ def _table(df: pd.DataFrame, highlight: list[bool] | None = None) -> str:
 
 
 def _media(root: Path, group: Group) -> dict[str, tuple[Path | None, Path | None, int]]:
-    """Per item: (mp4, first-frame PNG, seed) of the group's job with the lowest seed."""
+    """Per item: (mp4, first-frame PNG, seed) of the group's lowest-seed job that has media for it."""
     out: dict = {}
     for r in sorted(group.results, key=lambda r: r["seed"]):
         media = root / r["_dir"] / "media"
         for item in r["items"]:
-            if item["item"] in out:
+            if out.get(item["item"], (None, None))[:2] != (None, None):
                 continue
             mp4, png = media / f"{item['item']}.mp4", media / f"{item['item']}_first_frame.png"
-            out[item["item"]] = (mp4 if mp4.is_file() else None, png if png.is_file() else None, r["seed"])
+            if mp4.is_file() or png.is_file():
+                out[item["item"]] = (mp4 if mp4.is_file() else None, png if png.is_file() else None, r["seed"])
+            else:
+                out.setdefault(item["item"], (None, None, r["seed"]))
     return out
 
 
@@ -81,7 +84,7 @@ def video_grid(agg: Aggregate, page: Path) -> str:
             mp4, png, seed = media[g.label].get(item, (None, None, None))
             parts = [f'<video src="{src(mp4, "video/mp4")}" controls loop muted autoplay></video>' if mp4 else ""]
             parts.append(f'<img src="{src(png, "image/png")}" alt="first frame">' if png else "")
-            label = f"seed {seed}" if seed is not None else "not generated"
+            label = "not generated" if seed is None else f"seed {seed}" if mp4 or png else f"no media (seed {seed})"
             cells.append(f'<td>{"".join(parts)}<span class="small">{label}</span></td>')
         rows.append(f"<tr><th>{html.escape(item)}</th>{''.join(cells)}</tr>")
     note = "embedded" if embed else f"linked (over {EMBED_LIMIT >> 20} MiB to embed; keep this page in the sweep)"

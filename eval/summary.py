@@ -174,7 +174,7 @@ def cell(row: pd.Series, metric: str) -> str:
     """``mean ± std``; a timing cell measured while other jobs shared the device is marked."""
     mean, std = row.get(f"{metric}_mean"), row.get(f"{metric}_std")
     text = fmt(mean) if pd.isna(std) else f"{fmt(mean)} ± {std:.2g}"
-    if row.get(f"{metric}_contended") is True:
+    if row.get(f"{metric}_contended") in (True, np.True_):
         text += " † contended"
     return text
 
