@@ -27,7 +27,7 @@ from ..parity import parity_rows
 from ..summary import Aggregate, problem_jobs
 
 WANDB_HOST = "api.wandb.ai"
-HISTORY_ONLY = ("item/*", "video/*", "first_frame/*")
+HISTORY_ONLY = ("item/*", "video/*", "first_frame/*")  # per item: history only, never the summary
 DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -110,6 +110,8 @@ class WandbLogger:
         if result["parity"]:
             tables["parity"] = pd.DataFrame(parity_rows(result["parity"]))
         self.run.log({name: numeric_table(self.wandb, df) for name, df in tables.items()})
+        for name in tables:  # W&B puts a logged table's reference in the summary whatever define_metric says
+            del self.run.summary[name]
 
     def finish(self) -> None:
         self.run.finish()
@@ -132,7 +134,8 @@ def media_rows(agg: Aggregate) -> list[dict]:
 
 def log_sweep_summary(cfg, agg: Aggregate, group: str, report: Path | None = None) -> None:
     """One report run per sweep (also when jobs failed or are missing): the verdicts, the aggregate table with
-    numeric columns, the failed and missing jobs, the plots, the videos per (setting, image), the HTML report."""
+    numeric columns, the failed and missing jobs, the plots, the videos and first frames per (setting, image),
+    and the HTML report as a file of the run."""
     import wandb
 
     run = wandb.init(
@@ -156,11 +159,15 @@ def log_sweep_summary(cfg, agg: Aggregate, group: str, report: Path | None = Non
         record["failed_or_missing"] = numeric_table(wandb, problems)
     media = media_rows(agg)
     if media and cfg.save_media:
-        table = wandb.Table(columns=["setting", "item", "seed", "video", "first_frame"])
+        # W&B tables cannot hold videos: each goes under video/<image>/<setting>, so one image's settings sit
+        # side by side; the table holds the first-frame comparisons per (setting, image)
+        table = wandb.Table(columns=["setting", "item", "seed", "first_frame"])
         for m in media:
-            image = wandb.Image(str(m["png"])) if m["png"].is_file() else None
-            table.add_data(m["setting"], m["item"], m["seed"], wandb.Video(str(m["mp4"]), format="mp4"), image)
-        record["videos"] = table
+            record[f"video/{m['item']}/{m['setting']}"] = wandb.Video(str(m["mp4"]), format="mp4")
+            table.add_data(
+                m["setting"], m["item"], m["seed"], wandb.Image(str(m["png"])) if m["png"].is_file() else None
+            )
+        record["media"] = table
     run.log(record)
     if report is not None and report.is_file():
         run.save(str(report), base_path=str(report.parent), policy="now")

@@ -131,7 +131,9 @@ def test_failed_and_missing_jobs_are_listed_by_setting_and_the_sweep_is_not_comp
     assert agg.sweep.missing == [["sampler=tiny", "sampler.guidance=8", "seed=1"]]
     md = agg.markdown.read_text()
     assert "**INCOMPLETE: 2 of 4 jobs have results; 1 failed, 1 missing**" in md
-    assert re.search(r"\| sampler=tiny sampler.guidance=8 \| +0 \| failed +\| +2 \| RuntimeError: CUDA out of memory", md)
+    assert re.search(
+        r"\| sampler=tiny sampler.guidance=8 \| +0 \| failed +\| +2 \| RuntimeError: CUDA out of memory", md
+    )
     assert re.search(r"\| sampler=tiny sampler.guidance=8 \| +1 \| missing +\| +\| no result.json", md)
     page = agg.report.read_text()
     assert "INCOMPLETE: 2 of 4 jobs have results; 1 failed, 1 missing" in page
