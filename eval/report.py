@@ -17,7 +17,15 @@ from pathlib import Path
 import pandas as pd
 
 from .collect import Group
-from .summary import Aggregate, fixed_settings, problem_jobs, setting_table, status_line, verdict_table
+from .summary import (
+    Aggregate,
+    fixed_settings,
+    problem_jobs,
+    setting_table,
+    status_line,
+    verdict_summary,
+    verdict_table,
+)
 
 EMBED_LIMIT = 40 * 1024 * 1024
 STYLE = """
@@ -26,7 +34,8 @@ table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}
 td,th{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}
 th{background:#f3f3f3}
 .bad{background:#fde2e1;border:1px solid #e0a09b;padding:.6em}.ok{background:#e5f5e5;padding:.6em}
-.better{background:#dff3df}.plots img{max-width:48%;margin:4px}
+.better{background:#dff3df}.worse{background:#fbe3e1}.plots img{max-width:48%;margin:4px}
+.wide{overflow-x:auto}summary{cursor:pointer;margin:.5em 0}
 .grid video,.grid img{width:220px;display:block}.small{font-size:12px;color:#555}
 """
 
@@ -35,17 +44,17 @@ def _data_uri(path: Path, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
 
 
-def _table(df: pd.DataFrame, highlight: list[bool] | None = None) -> str:
-    """A DataFrame as an escaped HTML table; rows flagged in ``highlight`` get the 'better' class."""
+def _table(df: pd.DataFrame, classes: list[str] | None = None) -> str:
+    """A DataFrame as an escaped HTML table (in a horizontally scrolling box); ``classes`` style its rows."""
     if df.empty:
         return "<p>(none)</p>"
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     rows = []
     for i, (_, row) in enumerate(df.iterrows()):
-        cls = ' class="better"' if highlight and highlight[i] else ""
+        cls = f' class="{classes[i]}"' if classes and classes[i] else ""
         cells = "".join(f"<td>{html.escape(str(v))}</td>" for v in row)
         rows.append(f"<tr{cls}>{cells}</tr>")
-    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+    return f"<div class='wide'><table><tr>{head}</tr>{''.join(rows)}</table></div>"
 
 
 def _media(root: Path, group: Group) -> dict[str, tuple[Path | None, Path | None, int]]:
@@ -92,6 +101,22 @@ def video_grid(agg: Aggregate, page: Path) -> str:
     return f'{caption}<table class="grid"><tr><th>image</th>{head}</tr>{"".join(rows)}</table>'
 
 
+def _verdicts(agg: Aggregate) -> list[str]:
+    v = agg.verdicts
+    baseline = html.escape(str(agg.baseline))
+    shades = [
+        "better" if b == c else "worse" if isinstance(b, str) else ""
+        for b, c in zip(v["better"], v["candidate"], strict=True)
+    ]
+    return [
+        f"<h2>Verdicts</h2><p>Paired by image × seed against the baseline <b>{baseline}</b>. A setting is named "
+        "better only when the 95 % bootstrap CI of the paired difference excludes 0 and the Wilcoxon signed-rank "
+        "test agrees (p < 0.05); green: better than the baseline, red: worse.</p>",
+        _table(verdict_summary(v)),
+        f"<details><summary>All {len(v)} comparisons</summary>{_table(verdict_table(v), shades)}</details>",
+    ]
+
+
 def render(agg: Aggregate, page: Path) -> str:
     status = status_line(agg.sweep)
     banner = "ok" if agg.sweep.complete else "bad"
@@ -101,29 +126,21 @@ def render(agg: Aggregate, page: Path) -> str:
     if not problems.empty:
         parts += ["<h2>Failed and missing jobs</h2>", _table(problems)]
     if not agg.verdicts.empty:
-        parts.append(
-            f"<h2>Verdicts</h2><p>Paired by image × seed against the baseline <b>{html.escape(str(agg.baseline))}</b>;"
-        )
-        parts.append(
-            " a setting is named better only when the 95 % bootstrap CI of the paired difference excludes 0.</p>"
-        )
-        parts.append(_table(verdict_table(agg.verdicts), [isinstance(b, str) for b in agg.verdicts["better"]]))
+        parts += _verdicts(agg)
+    parts += ["<h2>Videos per image across settings</h2>", video_grid(agg, page)]
     if not agg.table.empty:
         parts += ["<h2>Per setting</h2><p>mean ± sample std over images × seeds; † contended: not comparable.</p>"]
         parts.append(_table(setting_table(agg)))
-    fixed = fixed_settings(agg)
+    fixed = ", ".join(f"{k}={str(v)[:60]}" for k, v in fixed_settings(agg).items())
     if fixed:
-        parts.append(
-            "<p class='small'>Fixed: " + html.escape(", ".join(f"{k}={str(v)[:60]}" for k, v in fixed.items())) + "</p>"
-        )
+        parts.append(f"<p class='small'>Fixed: {html.escape(fixed)}</p>")
     if agg.plots:
         imgs = "".join(f'<img src="{_data_uri(p, "image/png")}" alt="{html.escape(p.stem)}">' for p in agg.plots)
         parts.append(f'<h2>Plots</h2><div class="plots">{imgs}</div>')
-    parts += ["<h2>Videos per image across settings</h2>", video_grid(agg, page)]
     if not agg.reference.empty:
-        parts += [
+        parts.append(
             "<h2>Parity with the original</h2><p>The reference cases run their own settings, not the sweep's.</p>"
-        ]
+        )
         parts.append(_table(agg.reference))
     if agg.excluded:
         items = "".join(f"<li><code>{html.escape(m)}</code>: {html.escape(w)}</li>" for m, w in agg.excluded.items())

@@ -6,9 +6,10 @@ the scores between images (which is mostly the images' own). For each metric:
 
 - the mean paired difference and its 95 % bootstrap CI (percentile, 10 000 resamples, seeded numpy);
 - the Wilcoxon signed-rank p-value (``scipy.stats.wilcoxon``), which does not assume normal differences;
-- a verdict that names the better setting only when the CI excludes 0 and there are at least ``MIN_PAIRS``
-  pairs (below that even a perfectly consistent effect cannot reach p < 0.05 with Wilcoxon, and percentile
-  CIs are too narrow), otherwise "no detectable difference at n = …";
+- a verdict that names the better setting only when the CI excludes 0, Wilcoxon agrees (p < 0.05) and there
+  are at least ``MIN_PAIRS`` pairs (below that even a perfectly consistent effect cannot reach p < 0.05 with
+  Wilcoxon; percentile bootstrap CIs are too narrow at small n, which is why both must agree), otherwise
+  "no detectable difference at n = …" (or "inconclusive" when the two disagree);
 - how many pairs an effect of the observed size would need for 80 % power at α = 0.05 (two-sided), by the
   normal approximation to the paired t-test: n = ((z₀.₉₇₅ + z₀.₈) / d)², d = mean / sd of the differences.
 
@@ -94,11 +95,15 @@ def paired_values(items: pd.DataFrame, setting: str, metric: str, baseline: str,
     return joined[np.isfinite(joined["base"]) & np.isfinite(joined["cand"])]
 
 
-def _verdict(metric: str, baseline: str, candidate: str, n: int, low: float, high: float) -> tuple[str | None, str]:
+def _verdict(
+    metric: str, baseline: str, candidate: str, n: int, low: float, high: float, p: float
+) -> tuple[str | None, str]:
     if n < MIN_PAIRS:
         return None, f"too few pairs (n = {n}; a verdict needs ≥ {MIN_PAIRS})"
     if low <= 0 <= high:
         return None, f"no detectable difference at n = {n}"
+    if not p < ALPHA:
+        return None, f"inconclusive at n = {n}: the CI excludes 0 but Wilcoxon p = {p:.2g}"
     higher = candidate if low > 0 else baseline
     lower = baseline if higher == candidate else candidate
     better = info(metric).higher_is_better
@@ -123,7 +128,8 @@ def compare(items: pd.DataFrame, setting: str, metric: str, baseline: str, candi
         nan = float("nan")
         return Comparison(metric, baseline, candidate, 0, left_out, nan, nan, nan, nan, nan, nan, None, why, None)
     low, high = bootstrap_ci(diffs, seed)
-    better, verdict = _verdict(metric, baseline, candidate, n, low, high)
+    p = wilcoxon_p(diffs)
+    better, verdict = _verdict(metric, baseline, candidate, n, low, high, p)
     if left_out:
         verdict += f" ({left_out} pair(s) with a still video left out)"
     return Comparison(
@@ -137,7 +143,7 @@ def compare(items: pd.DataFrame, setting: str, metric: str, baseline: str, candi
         float(diffs.mean()),
         low,
         high,
-        wilcoxon_p(diffs),
+        p,
         better,
         verdict,
         pairs_needed(diffs),

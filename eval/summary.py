@@ -179,6 +179,29 @@ def cell(row: pd.Series, metric: str) -> str:
     return text
 
 
+def verdict_summary(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """Per candidate setting, which metrics say it is better or worse than the baseline, and how many cannot tell."""
+    rows = []
+    for candidate, v in verdicts.groupby("candidate", sort=False):
+        named = v[v["better"].notna()]
+        rows.append(
+            {
+                "setting": candidate,
+                "better than baseline on": ", ".join(named[named["better"] == candidate]["metric"]) or "–",
+                "worse on": ", ".join(named[named["better"] != candidate]["metric"]) or "–",
+                "motion": ", ".join(v[v["verdict"].str.endswith((" higher", " lower"))]["verdict"]) or "–",
+                "no detectable difference": int(v["verdict"].str.startswith("no detectable").sum()),
+                "other": ", ".join(
+                    f"{m}: {t}"
+                    for m, t in zip(v["metric"], v["verdict"], strict=True)
+                    if t.startswith(("too few", "inconclusive", "no pairs"))
+                )
+                or "–",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def verdict_table(verdicts: pd.DataFrame) -> pd.DataFrame:
     """The verdicts for display: one row per (candidate, metric)."""
     if verdicts.empty:
@@ -226,6 +249,7 @@ def to_markdown(agg: Aggregate) -> str:
         lines += ["## Failed and missing jobs", "", problems.to_markdown(index=False), ""]
     if not agg.verdicts.empty:
         lines += [f"## Verdicts (paired by image × seed, baseline `{agg.baseline}`)", ""]
+        lines += [verdict_summary(agg.verdicts).to_markdown(index=False), ""]
         lines += [verdict_table(agg.verdicts).to_markdown(index=False), ""]
     if not agg.table.empty:
         lines += [
