@@ -21,7 +21,7 @@ from .collect import AggregateError, Group, group_by_settings, load_sweep
 from .plots import plot_curves, plot_metrics
 from .report import write_report
 from .stats import compare_settings
-from .summary import Aggregate, parity_tables, status_line, summary_table, to_markdown
+from .summary import Aggregate, parity_tables, status_line, summary_table, to_markdown, versions_text
 
 ITEM_COLUMNS = ("item", "height", "width", "num_frames", "curves")
 
@@ -59,10 +59,8 @@ def item_rows(groups: list[Group], excluded: dict[str, str]) -> pd.DataFrame:
         for r in g.results:
             for item in r["items"]:
                 values = {k: v for k, v in item.items() if k not in excluded and k != "curves"}
-                rows.append(
-                    {"setting": g.label, "seed": r["seed"], "job": r["_dir"], "contended": bool(r.get("contended"))}
-                    | values
-                )
+                job = {"setting": g.label, "seed": r["seed"], "job": r["_dir"], "contended": bool(r.get("contended"))}
+                rows.append(job | {"metric_versions": versions_text(r)} | values)
     return pd.DataFrame(rows)
 
 

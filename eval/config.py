@@ -24,7 +24,7 @@ ORIGINAL_REPO_ENV = "LONGCAT_ORIGINAL_REPO"
 # Enums built from the core's tuples, so the allowed values are named once (in longcat_i2v.defaults).
 CondRope = Enum("CondRope", {m: m for m in defaults.COND_ROPE_MODES})
 Resolution = Enum("Resolution", {r: r for r in defaults.RESOLUTIONS})
-DType = Enum("DType", {d: d for d in defaults.DTYPES})
+DType = Enum("DType", {d: d for d in defaults.DTYPE_NAMES})
 PerceptualBackend = Enum("PerceptualBackend", {b: b for b in ("auto", "lpips", "stlpips", "none")})
 PerceptualNet = Enum("PerceptualNet", {n: n for n in ("alex", "vgg")})
 FlowPreset = Enum("FlowPreset", {p: p for p in ("ultrafast", "fast", "medium")})

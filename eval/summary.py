@@ -14,7 +14,7 @@ from .catalog import CATALOG, TIMING, direction, info
 from .collect import Group, Sweep, seed_of, setting_text
 from .parity import parity_rows
 
-META_COLUMNS = ("setting", "seed", "job", "contended", "item", "height", "width", "num_frames")
+META_COLUMNS = ("setting", "seed", "job", "contended", "metric_versions", "item", "height", "width", "num_frames")
 CASES_DIR = Path(__file__).resolve().parent / "parity" / "data" / "cases"
 CASE_SETTINGS = ("num_frames", "height", "width", "num_inference_steps", "guidance_scale", "use_distill")
 
@@ -54,7 +54,7 @@ def _live_parity(results: list[dict]) -> dict[str, float]:
     }
 
 
-def _versions_text(result: dict) -> str:
+def versions_text(result: dict) -> str:
     versions = result.get("metric_versions") or {"perceptual": result.get("perceptual_backend") or "none"}
     return "; ".join(f"{k}={v}" for k, v in versions.items())
 
@@ -83,7 +83,7 @@ def summary_table(groups: list[Group], settings: list[str], items: pd.DataFrame)
             row[f"{m}_std"] = float(values.std()) if len(values) > 1 else np.nan
         row.update(_live_parity(g.results))
         row["code_version"] = " | ".join(sorted({str(r.get("code_version")) for r in g.results}))
-        row["metric_versions"] = _versions_text(g.results[0])
+        row["metric_versions"] = versions_text(g.results[0])
         rows.append(row)
     return pd.DataFrame(rows)
 

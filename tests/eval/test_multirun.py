@@ -63,6 +63,6 @@ def test_joblib_launcher_runs_jobs_in_parallel_processes(tmp_path):
     )
     results = [json.loads(p.read_text()) for p in sorted(sweep.glob("*/result.json"))]
     assert sorted(r["seed"] for r in results) == [0, 1]
-    assert results[0]["items"][0]["first_frame_psnr"] != results[1]["items"][0]["first_frame_psnr"]
+    assert results[0]["items"][0]["vae_roundtrip_psnr"] != results[1]["items"][0]["vae_roundtrip_psnr"]
     table = pd.read_csv(sweep / "aggregate" / "results.csv")
     assert len(table) == 1 and table["n"].tolist() == [2]  # seeds are averaged, not separate settings
