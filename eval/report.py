@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .collect import Group
 from .summary import (
     Aggregate,
     fixed_settings,
+    group_media,
     problem_jobs,
     setting_table,
     status_line,
@@ -57,29 +57,13 @@ def _table(df: pd.DataFrame, classes: list[str] | None = None) -> str:
     return f"<div class='wide'><table><tr>{head}</tr>{''.join(rows)}</table></div>"
 
 
-def _media(root: Path, group: Group) -> dict[str, tuple[Path | None, Path | None, int]]:
-    """Per item: (mp4, first-frame PNG, seed) of the group's lowest-seed job that has media for it."""
-    out: dict = {}
-    for r in sorted(group.results, key=lambda r: r["seed"]):
-        media = root / r["_dir"] / "media"
-        for item in r["items"]:
-            if out.get(item["item"], (None, None))[:2] != (None, None):
-                continue
-            mp4, png = media / f"{item['item']}.mp4", media / f"{item['item']}_first_frame.png"
-            if mp4.is_file() or png.is_file():
-                out[item["item"]] = (mp4 if mp4.is_file() else None, png if png.is_file() else None, r["seed"])
-            else:
-                out.setdefault(item["item"], (None, None, r["seed"]))
-    return out
-
-
 def video_grid(agg: Aggregate, page: Path) -> str:
     """Rows: images; columns: settings; each cell the video (embedded or linked) and its first-frame PNG."""
-    media = {g.label: _media(agg.sweep.root, g) for g in agg.groups}
+    media = {g.label: group_media(agg.sweep.root, g) for g in agg.groups}
     items = list(dict.fromkeys(i for m in media.values() for i in m))
-    if not items:
+    if not any(m.mp4 or m.png for per in media.values() for m in per.values()):
         return "<p>No media: run with <code>logger=local</code> (the default) or <code>logger=wandb</code>.</p>"
-    size = sum(p.stat().st_size for m in media.values() for mp4, _, _ in m.values() for p in [mp4] if p)
+    size = sum(m.mp4.stat().st_size for per in media.values() for m in per.values() if m.mp4)
     embed = size <= EMBED_LIMIT
 
     def src(path: Path, mime: str) -> str:
@@ -90,10 +74,11 @@ def video_grid(agg: Aggregate, page: Path) -> str:
     for item in items:
         cells = []
         for g in agg.groups:
-            mp4, png, seed = media[g.label].get(item, (None, None, None))
+            m = media[g.label].get(item)
+            mp4, png = (m.mp4, m.png) if m else (None, None)
             parts = [f'<video src="{src(mp4, "video/mp4")}" controls loop muted autoplay></video>' if mp4 else ""]
             parts.append(f'<img src="{src(png, "image/png")}" alt="first frame">' if png else "")
-            label = "not generated" if seed is None else f"seed {seed}" if mp4 or png else f"no media (seed {seed})"
+            label = "not generated" if m is None else f"seed {m.seed}" if mp4 or png else f"no media (seed {m.seed})"
             cells.append(f'<td>{"".join(parts)}<span class="small">{label}</span></td>')
         rows.append(f"<tr><th>{html.escape(item)}</th>{''.join(cells)}</tr>")
     note = "embedded" if embed else f"linked (over {EMBED_LIMIT >> 20} MiB to embed; keep this page in the sweep)"

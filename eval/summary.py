@@ -35,6 +35,31 @@ class Aggregate:
     report: Path | None = None  # report.html
 
 
+@dataclass
+class Media:
+    """The files the local and W&B loggers write for one item of one job (either may be missing)."""
+
+    mp4: Path | None
+    png: Path | None  # the first-frame comparison
+    seed: int
+
+
+def group_media(root: Path, group: Group) -> dict[str, Media]:
+    """Per item: the media of the group's lowest-seed job that has any for it (else that job, with none)."""
+    out: dict[str, Media] = {}
+    for r in sorted(group.results, key=lambda r: r["seed"]):
+        folder = root / r["_dir"] / "media"
+        for item in r["items"]:
+            name = item["item"]
+            if name in out and (out[name].mp4 or out[name].png):
+                continue
+            mp4, png = folder / f"{name}.mp4", folder / f"{name}_first_frame.png"
+            found = Media(mp4 if mp4.is_file() else None, png if png.is_file() else None, r["seed"])
+            if name not in out or found.mp4 or found.png:
+                out[name] = found
+    return out
+
+
 def metric_columns(items: pd.DataFrame) -> list[str]:
     """Metric columns in catalog order, then any others (e.g. ``vs_native_*``)."""
     cols = [c for c in items.columns if c not in META_COLUMNS]

@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..media import first_frame_comparison, save_video
 from ..parity import parity_rows
-from ..summary import Aggregate, problem_jobs
+from ..summary import Aggregate, group_media, problem_jobs
 
 WANDB_HOST = "api.wandb.ai"
 HISTORY_ONLY = ("item/*", "video/*", "first_frame/*")  # per item: history only, never the summary
@@ -117,21 +117,6 @@ class WandbLogger:
         self.run.finish()
 
 
-def media_rows(agg: Aggregate) -> list[dict]:
-    """One row per (setting, image) with the mp4 and first-frame PNG of the setting's lowest-seed job."""
-    rows = []
-    for g in agg.groups:
-        seen = set()
-        for r in sorted(g.results, key=lambda r: r["seed"]):
-            for item in r["items"]:
-                media = agg.sweep.root / r["_dir"] / "media"
-                mp4, png = media / f"{item['item']}.mp4", media / f"{item['item']}_first_frame.png"
-                if item["item"] not in seen and mp4.is_file():
-                    seen.add(item["item"])
-                    rows.append({"setting": g.label, "item": item["item"], "seed": r["seed"], "mp4": mp4, "png": png})
-    return rows
-
-
 def log_sweep_summary(cfg, agg: Aggregate, group: str, report: Path | None = None) -> None:
     """One report run per sweep (also when jobs failed or are missing): the verdicts, the aggregate table with
     numeric columns, the failed and missing jobs, the plots, the videos and first frames per (setting, image),
@@ -157,16 +142,14 @@ def log_sweep_summary(cfg, agg: Aggregate, group: str, report: Path | None = Non
     problems = problem_jobs(agg.sweep)
     if not problems.empty:
         record["failed_or_missing"] = numeric_table(wandb, problems)
-    media = media_rows(agg)
+    media = [(g.label, item, m) for g in agg.groups for item, m in group_media(agg.sweep.root, g).items() if m.mp4]
     if media and cfg.save_media:
         # W&B tables cannot hold videos: each goes under video/<image>/<setting>, so one image's settings sit
         # side by side; the table holds the first-frame comparisons per (setting, image)
         table = wandb.Table(columns=["setting", "item", "seed", "first_frame"])
-        for m in media:
-            record[f"video/{m['item']}/{m['setting']}"] = wandb.Video(str(m["mp4"]), format="mp4")
-            table.add_data(
-                m["setting"], m["item"], m["seed"], wandb.Image(str(m["png"])) if m["png"].is_file() else None
-            )
+        for setting, item, m in media:
+            record[f"video/{item}/{setting}"] = wandb.Video(str(m.mp4), format="mp4")
+            table.add_data(setting, item, m.seed, wandb.Image(str(m.png)) if m.png else None)
         record["media"] = table
     run.log(record)
     if report is not None and report.is_file():

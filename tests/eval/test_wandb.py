@@ -6,6 +6,7 @@ import datetime
 import json
 import os
 import struct
+import time
 
 import pytest
 
@@ -35,6 +36,17 @@ def read_records(path):
             records.append(record)
             chunk = b""
     return records
+
+
+def finished_records(path, timeout_s=60.0):
+    """The records once W&B's writer has written the run's exit record: in-process, ``run.finish()`` can return
+    while its service process is still writing the file."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        records = read_records(path)
+        if any(r.WhichOneof("record_type") == "exit" for r in records) or time.monotonic() > deadline:
+            return records
+        time.sleep(0.2)
 
 
 def items(update):
@@ -130,7 +142,7 @@ def test_sweep_report_run_holds_verdicts_numeric_tables_failures_and_media(tmp_p
     log_sweep_summary(LoggerConfig(), agg, "sweep-x", agg.report)
 
     (run_dir,) = (tmp_path / "wandb").glob("offline-run-*")
-    records = read_records(next(run_dir.glob("run-*.wandb")))
+    records = finished_records(next(run_dir.glob("run-*.wandb")))
     (run,) = [r.run for r in records if r.WhichOneof("record_type") == "run"]
     assert (run.run_group, run.display_name) == ("sweep-x", "sweep-x-report")
     tables = run_dir / "files" / "media" / "table"
