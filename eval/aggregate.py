@@ -67,8 +67,8 @@ def item_rows(groups: list[Group], excluded: dict[str, str]) -> pd.DataFrame:
 def mean_curves(groups: list[Group], excluded: dict[str, str]) -> dict[str, dict[str, np.ndarray]]:
     """Per curve name, per setting: the mean over its items × seeds, frame by frame."""
     out: dict[str, dict[str, np.ndarray]] = {}
-    for name in CURVES:
-        if any(m in excluded for m in ("input_vs_mean",)):
+    for name, metric in CURVES.items():
+        if metric in excluded:  # computed with different feature backbones: not averaged together either
             continue
         for g in groups:
             curves = [item["curves"][name] for r in g.results for item in r["items"] if name in item.get("curves", {})]

@@ -59,7 +59,8 @@ CATALOG: dict[str, MetricInfo] = {
         _m("native_step_s", TIMING, False, "our seconds per step (same items)", verdict=False),
     ]
 }
-CURVES = ("input_similarity",)  # per-frame curves stored with each item: sim(input, frame i)
+# per-frame curves stored with each item → the metric computed from the same values (whose versions they share)
+CURVES = {"input_similarity": "input_vs_mean"}  # sim(input, frame i)
 
 
 def info(name: str) -> MetricInfo:
