@@ -8,7 +8,7 @@ import argparse
 import logging
 
 from demo.app import serve
-from longcat_i2v.defaults import DTYPES
+from longcat_i2v.defaults import DTYPE_NAMES
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -20,7 +20,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
     parser.add_argument("--device", help="torch device, e.g. cuda:1 (default: cuda if available, else cpu)")
-    parser.add_argument("--dtype", choices=sorted(DTYPES), help="default: bfloat16 on GPU, float32 on CPU")
+    parser.add_argument("--dtype", choices=sorted(DTYPE_NAMES), help="default: bfloat16 on GPU, float32 on CPU")
     return parser.parse_args(argv)
 
 

@@ -1,7 +1,6 @@
-"""Evaluation harness: sweep sampler settings with Hydra, score fidelity, temporal consistency and parity.
+"""Evaluation harness: sweep sampler settings with Hydra, score them (input fidelity, temporal quality, motion,
+parity) and compare settings with paired statistics.
 
-``longcat_i2v`` is imported first on purpose: it declares torchvision's op schemas, without which
-torchvision (imported by torchmetrics, lpips and transformers) fails to import next to the CPU torch.
+Nothing heavy is imported here, so ``python -m eval.run --help`` and the aggregate start fast; the modules that
+need torchvision (``eval.metrics``) import ``longcat_i2v.compat`` first themselves.
 """
-
-import longcat_i2v  # noqa: F401

@@ -121,11 +121,11 @@ class SweepCallback(Callback):
             problems.append("the aggregate step failed (traceback above)")
         else:
             print(agg.markdown.read_text())
-            print(f"[sweep] wrote {agg.csv}, {agg.markdown} and {len(agg.plots)} plots")
+            print(f"[sweep] wrote {agg.csv.parent}: tables, {len(agg.plots)} plots and {agg.report}")
             if config.logger.name.name == "wandb":
-                from .loggers.wandb_logger import log_sweep_summary
+                from .loggers.wandb_logger import log_sweep_summary, sweep_group
 
-                log_sweep_summary(config.logger, sweep_dir, agg.table, agg.plots, sweep_dir.name)
+                log_sweep_summary(config.logger, agg, sweep_group(sweep_dir), agg.report)
         failed = [e["name"] for e in progress.outcomes(sweep_dir).values() if e["outcome"] == "failed"]
         if failed:
             problems.insert(0, f"{len(failed)} job(s) failed: {', '.join(failed)}; each folder's failure.json says why")

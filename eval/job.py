@@ -21,11 +21,11 @@ from .config import PER_ITEM, ConfigError, original_repo, sampler_settings, vali
 from .dataset import Item, load_manifest
 from .engines import Engine, EngineRun, FastVideoPeer, NativeEngine
 from .loggers import Logger, NullLogger, make_logger
-from .metrics import Perceptual, load_perceptual
+from .metrics import load_perceptual
 from .metrics.parity import abs_diff
 from .provenance import checkpoint_id, code_version
 from .records import RESULT_FILE
-from .scoring import score_video
+from .scoring import Scorer
 from .workers import Placement, cached_pipeline
 
 RESULT_SCHEMA = 1
@@ -53,14 +53,13 @@ def make_engine(cfg, pipe: LongCatI2V, checkpoint: Path, distill: bool) -> Engin
     return NativeEngine(pipe)
 
 
-def score_item(
-    cfg, item: Item, run: EngineRun, seconds: float, perceptual: Perceptual | None, compare
-) -> tuple[dict, dict]:
-    """(the item's row: size, scores, generation and step time, what ``compare`` adds; the scores alone)."""
-    m = cfg.metrics
-    scores = score_video(run.frames, run.cond_image, perceptual, m.fidelity, m.temporal, m.flow_preset.name)
+def score_item(item: Item, run: EngineRun, seconds: float, scorer: Scorer, compare) -> tuple[dict, dict]:
+    """(the item's row: size, scores, curves, generation and step time, what ``compare`` adds; the scores)."""
+    scored = scorer.score(run.frames, run.cond_image)
+    scores = scored.values
     num_frames, height, width = run.frames.shape[:3]
     row = {"item": item.id, "height": height, "width": width, "num_frames": num_frames, **scores}
+    row["curves"] = scored.curves
     row.update(generation_s=seconds, step_s=run.seconds_per_step)
     row.update(compare(item, run))
     return row, scores
@@ -70,7 +69,7 @@ def evaluate_items(
     cfg,
     pipe: LongCatI2V,
     items: list[Item],
-    perceptual: Perceptual | None,
+    scorer: Scorer,
     logger: Logger,
     run_name: str,
     on_row: Callable[[dict], None] = lambda row: None,
@@ -113,7 +112,7 @@ def evaluate_items(
             seconds = time.perf_counter() - start
             if main:
                 try:
-                    row, scores = score_item(cfg, item, run, seconds, perceptual, compare)
+                    row, scores = score_item(item, run, seconds, scorer, compare)
                     rows.append(row)
                     on_row(row)
                     logger.log_item(index, item.id, scores, run.frames, run.cond_image)
@@ -153,7 +152,7 @@ def reference_parity(cfg, pipe: LongCatI2V | None) -> list[dict]:
 
 def summarize(rows: list[dict], parity: list[dict]) -> dict[str, float | None]:
     """Job-level numbers: the mean of each item metric, and the worst parity differences."""
-    keys = [k for k in (rows[0] if rows else {}) if k not in ("item", "height", "width", "num_frames")]
+    keys = [k for k in (rows[0] if rows else {}) if k not in ("item", "height", "width", "num_frames", "curves")]
     summary: dict[str, float | None] = {k: _mean([r[k] for r in rows]) for k in keys}
     if parity:
         summary["parity_latents_max_abs"] = max(
@@ -193,6 +192,7 @@ def run_job(
     m = cfg.metrics
     scored = main and items and (m.fidelity or m.temporal)
     perceptual = load_perceptual(m.perceptual.name, m.perceptual_net.name) if scored else None
+    scorer = Scorer(perceptual, m.fidelity, m.temporal, m.flow_preset.name)
     config = job_config(cfg)
     if main:
         records.start_items(job_dir)
@@ -202,9 +202,7 @@ def run_job(
         pipe = cached_pipeline(m.checkpoint, placement.device, m.dtype.name, ranks.world_size()) if items else None
         on_row = functools.partial(records.append_item, job_dir)
         rows, parity = (
-            evaluate_items(cfg, pipe, items, perceptual, logger, run_name, on_row, placement.device)
-            if items
-            else ([], [])
+            evaluate_items(cfg, pipe, items, scorer, logger, run_name, on_row, placement.device) if items else ([], [])
         )
         if cfg.parity.mode.name == "reference" and main:
             parity += reference_parity(cfg, pipe)
@@ -227,6 +225,7 @@ def run_job(
                 "dataset": cfg.dataset.name,
             },
             "perceptual_backend": perceptual.name if perceptual else None,
+            "metric_versions": scorer.versions if items else {},
             "items": rows,
             "summary": summarize(rows, parity),
             "parity": parity,

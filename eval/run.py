@@ -19,9 +19,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from . import ranks, records, workers
+from . import records, workers
 from .config import ConfigError, register
-from .job import run_or_skip
 
 register()
 workers.register_resolvers()
@@ -31,6 +30,11 @@ workers.register_resolvers()
 def main(cfg: DictConfig) -> str:
     """One job; returns "done", "skipped" or "failed" (a multirun's failure is recorded, not raised, so that
     Hydra runs the remaining jobs and the aggregate)."""
+    # torch, the model and the metrics load only when a job runs, not for --help
+    from . import ranks
+    from .job import run_or_skip
+    from .loggers.wandb_logger import sweep_group
+
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     job_dir = Path(hc.runtime.output_dir)
@@ -46,7 +50,7 @@ def main(cfg: DictConfig) -> str:
         n_jobs = OmegaConf.select(hc.launcher, "n_jobs", default=None)
         sweep_dir = Path(hc.sweep.dir) if multirun else None
         placement = workers.place(per_gpu, kind, n_jobs, cfg.model.device, sweep_dir)
-        group = sweep_dir.name if sweep_dir else None
+        group = sweep_group(sweep_dir) if sweep_dir else None
         outcome = run_or_skip(cfg, job_dir, overrides, run_name, group, placement)
     except Exception as exc:
         if ranks.is_main_rank():

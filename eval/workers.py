@@ -25,13 +25,13 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import psutil
-import torch
 from omegaconf import OmegaConf
 
-from longcat_i2v import LongCatI2V, load_pipeline
+if TYPE_CHECKING:
+    from longcat_i2v import LongCatI2V
 
 SWEEP_PID_ENV = "LONGCAT_EVAL_SWEEP"  # "<host>:<pid>" of the sweep's main process, set by eval.callbacks
 PER_GPU = "per_gpu"  # the hydra/launcher choice that pins one job per GPU
@@ -52,6 +52,8 @@ class Placement:
 
 def gpu_count() -> int:
     """CUDA devices this process can see (CUDA_VISIBLE_DEVICES applies); per_gpu.yaml's ``n_jobs``."""
+    import torch  # here, not at the top: ``--help`` and the aggregate never load torch
+
     count = torch.cuda.device_count()
     if count < 1:
         raise PlacementError("hydra/launcher=per_gpu needs CUDA GPUs, and this machine shows none")
@@ -193,9 +195,18 @@ def exit_with_sweep() -> None:
 _pipelines: dict[tuple, LongCatI2V] = {}
 
 
+def load_pipeline(checkpoint: str | None, device: str, dtype: str, sp_size: int = 1) -> LongCatI2V:
+    """The core's ``load_pipeline``, imported when a job first needs a model (not for ``--help``)."""
+    from longcat_i2v import load_pipeline as load
+
+    return load(checkpoint, device, dtype, sp_size=sp_size)
+
+
 def cached_pipeline(checkpoint: str | None, device: str, dtype: str, sp_size: int = 1) -> LongCatI2V:
     """The pipeline for this key, loaded on first use. Loading one for another key on the same device drops the
     one held there first (two 13.6B models do not fit one GPU)."""
+    import torch
+
     key = (str(Path(checkpoint).resolve()) if checkpoint else None, device, dtype, sp_size)
     if key not in _pipelines:
         for old in [k for k in _pipelines if k[1] == device]:

@@ -14,7 +14,7 @@ from . import defaults
 from .buckets import BUCKETS
 from .errors import InvalidInputError
 
-SIZE_MULTIPLE = 16  # VAE spatial factor 8 × DiT patch 2
+SIZE_MULTIPLE = defaults.SIZE_MULTIPLE
 
 
 def bucket_size(width: int, height: int, resolution: str) -> tuple[int, int]:

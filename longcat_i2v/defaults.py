@@ -1,6 +1,12 @@
-"""The one place that defines user-facing defaults; CLI, demo and eval read them from here."""
+"""The one place that defines user-facing defaults; CLI, demo and eval read them from here. Torch is imported
+only by what needs it (``DTYPES``, the default device), so reading the defaults stays fast."""
 
-import torch
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 NUM_FRAMES = 93
 RESOLUTION = "480p"
@@ -45,14 +51,28 @@ def guidance_for(distill: bool) -> float:
     return DISTILL_GUIDANCE if distill else GUIDANCE
 
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPE_NAMES = ("float32", "bfloat16", "float16")
+SIZE_MULTIPLE = 16  # image sides: VAE spatial factor 8 × DiT patch 2
+DISTILL_GRID = 50  # the distill LoRA was trained on 50 evenly spaced timesteps
+
+
+def __getattr__(name: str):
+    if name == "DTYPES":  # {name: torch dtype}, built on first use
+        import torch
+
+        return {n: getattr(torch, n) for n in DTYPE_NAMES}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def default_device() -> str:
     """The first GPU if there is one, else the CPU."""
+    import torch
+
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def default_dtype(device: str | torch.device) -> str:
     """bfloat16 on CUDA (as the original demo runs), float32 elsewhere."""
+    import torch
+
     return "bfloat16" if torch.device(device).type == "cuda" else "float32"

@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 
 from .attention import AttentionFn, attend
-from .conditioning import SIZE_MULTIPLE
+from .defaults import SIZE_MULTIPLE
 from .errors import ParallelConfigError
 
 

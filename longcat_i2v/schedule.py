@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .defaults import DISTILL_GRID
 from .errors import InvalidInputError
 
 NUM_TRAIN_TIMESTEPS = 1000
-DISTILL_GRID = 50  # the distill LoRA was trained on 50 evenly spaced timesteps
 
 
 def input_sigmas(steps: int, distill: bool = False) -> torch.Tensor:

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from . import defaults
-from .conditioning import SIZE_MULTIPLE
 from .options import MAX_SEED, Settings, SettingsError, invalid, option
-from .schedule import DISTILL_GRID
 
 T = TypeVar("T", bound="SamplingSettings")
 
@@ -38,10 +36,10 @@ class SamplingSettings(Settings):
         choices=defaults.RESOLUTIONS,
     )
     height: int | None = option(
-        None, "explicit height (with width) instead of the bucket", multiple_of=SIZE_MULTIPLE, maximum=4096
+        None, "explicit height (with width) instead of the bucket", multiple_of=defaults.SIZE_MULTIPLE, maximum=4096
     )
     width: int | None = option(
-        None, "explicit width (with height) instead of the bucket", multiple_of=SIZE_MULTIPLE, maximum=4096
+        None, "explicit width (with height) instead of the bucket", multiple_of=defaults.SIZE_MULTIPLE, maximum=4096
     )
     num_inference_steps: int | None = option(
         None,
@@ -78,8 +76,8 @@ class SamplingSettings(Settings):
             raise SettingsError(
                 ("height", "width"), "give both {height} and {width}, or neither (then the resolution bucket decides)"
             )
-        if self.distill and self.steps > DISTILL_GRID:
-            raise invalid("num_inference_steps", self.steps, f"at most {DISTILL_GRID} with distill")
+        if self.distill and self.steps > defaults.DISTILL_GRID:
+            raise invalid("num_inference_steps", self.steps, f"at most {defaults.DISTILL_GRID} with distill")
 
     @property
     def steps(self) -> int:
@@ -120,7 +118,7 @@ class RuntimeSettings(Settings):
     )
     device: str | None = option(None, "torch device, e.g. cuda:1; None: the first GPU, else the CPU")
     dtype: str | None = option(
-        None, "weights' dtype; None: bfloat16 on CUDA, float32 elsewhere", choices=tuple(defaults.DTYPES)
+        None, "weights' dtype; None: bfloat16 on CUDA, float32 elsewhere", choices=defaults.DTYPE_NAMES
     )
     sp_size: int = option(1, "sequence-parallel ranks (under torchrun)", key="sp", minimum=1, front_ends=("cli",))
     cfg_parallel: bool = option(

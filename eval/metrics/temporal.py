@@ -1,7 +1,9 @@
-"""Temporal consistency: how smoothly a video moves from one frame to the next.
+"""Pixel-level temporal consistency between consecutive frames (no flow): SSIM, perceptual distance, flicker,
+and VBench's temporal flickering.
 
-All functions take float frames [F, H, W, 3] in [0, 1] (F >= 2), before any uint8 conversion or
-video compression, and average over the F-1 consecutive pairs.
+All functions take float frames [F, H, W, 3] in [0, 1] (F >= 2), before any uint8 conversion or video
+compression, and average over the F-1 consecutive pairs. These reward a still (it never changes), which is
+why ``eval.stats`` compares them only on pairs of videos that both move.
 """
 
 from __future__ import annotations
@@ -9,25 +11,10 @@ from __future__ import annotations
 import numpy as np
 from torchmetrics.functional.image import structural_similarity_index_measure
 
+from longcat_i2v.video import to_uint8
+
 from ._tensors import as_nchw, check_video
-from .flow import dis_flow, occlusion_mask, warp
 from .perceptual import Perceptual
-
-
-def warping_error(frames: np.ndarray, preset: str = "medium") -> float:
-    """Mean squared error between each frame and the previous frame warped onto it by DIS optical flow,
-    over pixels the forward-backward check marks visible (Lai et al. 2018). Lower is more consistent;
-    ~0 for a static video or a pure translation. NaN if every pixel of every pair is occluded."""
-    frames = check_video(frames, min_frames=2)
-    errors, weights = 0.0, 0
-    for prev, cur in zip(frames[:-1], frames[1:], strict=True):
-        flow_bw = dis_flow(cur, prev, preset)  # cur(p) ≈ prev(p + flow_bw(p))
-        flow_fw = dis_flow(prev, cur, preset)
-        mask = occlusion_mask(flow_bw, flow_fw)
-        squared = np.mean((cur - warp(prev, flow_bw)) ** 2, axis=-1)
-        errors += float(squared[mask].sum())
-        weights += int(mask.sum())
-    return errors / weights if weights else float("nan")
 
 
 def consecutive_ssim(frames: np.ndarray) -> float:
@@ -46,3 +33,11 @@ def flicker(frames: np.ndarray) -> float:
     """Mean absolute difference between consecutive frames (all pixels and channels); 0 for a static video."""
     frames = check_video(frames, min_frames=2)
     return float(np.mean(np.abs(np.diff(frames, axis=0))))
+
+
+def temporal_flickering(frames: np.ndarray) -> float:
+    """VBench's temporal flickering (``vbench/temporal_flickering.py``): (255 − mean absolute difference of
+    consecutive uint8 frames) / 255, i.e. 1 − ``flicker`` of the uint8 frames. Higher is steadier; 1 for a still.
+    VBench meant it for videos of static scenes; on moving ones it also falls with motion."""
+    u8 = to_uint8(check_video(frames, min_frames=2)).astype(np.float64)
+    return float((255.0 - np.mean(np.abs(np.diff(u8, axis=0)))) / 255.0)

@@ -60,3 +60,17 @@ def with_flicker(clip: np.ndarray, amount: float = 0.1) -> np.ndarray:
     out = clip.copy()
     out[1::2] = np.clip(out[1::2] + amount, 0, 1)
     return out
+
+
+def hard_cut(frames: int = 8, at: int = 4, size: int = 64) -> np.ndarray:
+    """A pan that cuts to a different, still texture after frame ``at - 1``."""
+    pan = panning_clip(frames=at, size=size)
+    other = texture(size, size, seed=11)
+    return np.concatenate([pan, np.stack([other] * (frames - at))])
+
+
+def drifting(clip: np.ndarray, seed: int = 9) -> np.ndarray:
+    """``clip`` blended progressively into another texture: frame 0 unchanged, the last frame all the other."""
+    other = texture(*clip.shape[1:3], seed=seed)
+    weight = np.linspace(0, 1, len(clip), dtype=np.float32)[:, None, None, None]
+    return (1 - weight) * clip + weight * other

@@ -18,11 +18,13 @@ def folder(tmp_path):
     return tmp_path
 
 
-def test_builtin_set_has_four_distinct_readable_images():
+def test_builtin_set_has_twelve_distinct_small_images_with_motion_prompts():
     items = load_manifest()
-    assert [i.id for i in items] == ["hills_sunset", "ball_on_floor", "lighthouse_sea", "city_night"]
-    sizes = {Image.open(i.image).size for i in items}
-    assert len(sizes) == 4 and all(len(i.prompt) > 40 for i in items)
+    assert [i.id for i in items][:4] == ["hills_sunset", "ball_on_floor", "lighthouse_sea", "city_night"]
+    assert len(items) == 12 and len({i.id for i in items}) == 12
+    images = [Image.open(i.image) for i in items]
+    assert len({im.tobytes() for im in images}) == 12 and all(max(im.size) <= 320 for im in images)
+    assert all(i.image.stat().st_size < 20_000 and len(i.prompt) > 40 for i in items)
     assert [i.id for i in load_manifest(limit=2)] == ["hills_sunset", "ball_on_floor"]
 
 

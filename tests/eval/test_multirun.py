@@ -14,44 +14,39 @@ from eval.config import BUILTIN_MANIFEST
 from .conftest import SMOKE, run_eval
 
 
-def test_two_by_two_sweep_writes_one_result_per_job_and_a_table(tmp_path):
+def test_a_sweep_reports_a_verdict_between_settings_that_differ_and_groups_identical_ones(tmp_path):
+    """guidance 1 vs 8 on 6 images (tiny checkpoint): guidance 8 flickers more on every image, which the paired
+    comparison must call; guidance=4 and guidance=null (the default, 4.0) are one setting."""
     sweep = tmp_path / "sweep"
-    proc = run_eval(["-m", *SMOKE, "sampler.cond_rope=full,skip", "sampler.steps=1,2", f"hydra.sweep.dir={sweep}"])
+    args = ["-m", *SMOKE, "dataset.limit=6", "metrics=fast", "sampler.guidance=1,8,4,null", f"hydra.sweep.dir={sweep}"]
+    proc = run_eval(args)
 
     results = [json.loads(p.read_text()) for p in sorted(sweep.glob("*/result.json"))]
-    assert len(results) == 4
-    settings = {(r["settings"]["cond_rope"], r["settings"]["num_inference_steps"]) for r in results}
-    assert settings == {("full", 1), ("full", 2), ("skip", 1), ("skip", 2)}
-    backends = {r["perceptual_backend"] for r in results}
-    assert len(backends) == 1 and backends <= {"lpips-alex", "stlpips-alex"}
-    assert all(r["items"][0]["num_frames"] == 5 and r["items"][0]["height"] == 64 for r in results)
+    assert len(results) == 4 and all(len(r["items"]) == 6 for r in results)
+    assert {r["settings"]["guidance_scale"] for r in results} == {1.0, 4.0, 8.0}
     assert (sweep / "0" / "media" / "hills_sunset.mp4").stat().st_size > 0  # logger=local media
 
-    table = pd.read_csv(sweep / "aggregate" / "results.csv")
-    assert len(table) == 4
-    assert set(zip(table["sampler.cond_rope"], table["sampler.steps"], strict=True)) == {
-        ("full", 1),
-        ("full", 2),
-        ("skip", 1),
-        ("skip", 2),
-    }
-    means = table[[c for c in table.columns if c.endswith("_mean")]]
-    assert {
-        "first_frame_psnr_mean",
-        "first_frame_perceptual_mean",
-        "warping_error_mean",
-        "flicker_mean",
-        "consecutive_ssim_mean",
-        "consecutive_perceptual_mean",
-    } <= set(means.columns)
-    assert all(math.isfinite(v) for v in means.to_numpy().ravel())
-    # Skipping RoPE on the conditioning frame changes what the noisy frames see: the videos differ.
-    by_rope = table.groupby("sampler.cond_rope")["warping_error_mean"].apply(tuple)
-    assert by_rope["full"] != by_rope["skip"]
+    table = pd.read_csv(sweep / "aggregate" / "results.csv").set_index("setting")
+    assert list(table.index) == ["guidance_scale=1.0", "guidance_scale=8.0", "guidance_scale=4.0"]
+    assert table["jobs"].tolist() == [1, 1, 2] and table["n"].tolist() == [6, 6, 6]
+    assert table.loc["guidance_scale=4.0", "reached_by"].split(" | ") == [
+        "sampler=tiny dataset.limit=6 metrics=fast sampler.guidance=4",
+        "sampler=tiny dataset.limit=6 metrics=fast sampler.guidance=null",
+    ]
+    assert all(math.isfinite(v) for v in table[[c for c in table if c.endswith("_mean")]].to_numpy().ravel())
+
+    verdicts = pd.read_csv(sweep / "aggregate" / "verdicts.csv")
+    eight = verdicts[verdicts["candidate"] == "guidance_scale=8.0"].set_index("metric")
+    assert eight.loc["flicker", "ci_low"] > 0 and eight.loc["flicker", "n"] == 6
+    assert eight.loc["flicker", "verdict"] == "guidance_scale=1.0 better"
+    # frame 0 is the VAE decode of the conditioning latent: the same whatever the guidance
+    assert eight.loc["vae_roundtrip_psnr", "verdict"] == "no detectable difference at n = 6"
 
     markdown = (sweep / "aggregate" / "results.md").read_text()
-    assert markdown.count("\n| full") + markdown.count("\n| skip") == 4
-    assert (sweep / "aggregate" / "plots" / "warping_error.png").stat().st_size > 1000
+    assert "**complete: 4 of 4 jobs have results**" in markdown and "guidance_scale=1.0 better" in markdown
+    page = (sweep / "aggregate" / "report.html").read_text()
+    assert page.count('<video src="data:video/mp4;base64,') == 6 * 3  # 6 images × 3 settings
+    assert (sweep / "aggregate" / "plots" / "flicker.png").stat().st_size > 1000
     assert len((sweep / "progress.jsonl").read_text().splitlines()) == 4
     assert "4/4 jobs" in proc.stderr
     assert (proc.stdout + proc.stderr).count("loading the pipeline") == 1  # one process, one model, four jobs
@@ -76,7 +71,7 @@ def test_joblib_launcher_runs_jobs_in_parallel_processes(tmp_path):
     results = [json.loads(p.read_text()) for p in sorted(sweep.glob("*/result.json"))]
     assert sorted(r["seed"] for r in results) == [0, 1]
     assert [r["contended"] for r in results] == [True, True]  # two workers shared the CPU
-    assert results[0]["items"][0]["first_frame_psnr"] != results[1]["items"][0]["first_frame_psnr"]
+    assert results[0]["items"][0]["vae_roundtrip_psnr"] != results[1]["items"][0]["vae_roundtrip_psnr"]
     table = pd.read_csv(sweep / "aggregate" / "results.csv")
     assert len(table) == 1 and table["n"].tolist() == [2]  # seeds are averaged, not separate settings
 

@@ -44,5 +44,5 @@ def test_a_job_under_torchrun_runs_over_two_ranks_and_scores_as_one_process(tmp_
     single = job.run_job(compose_eval(ARGS), tmp_path / "sp1", [], "sp1", None)
     assert single["sp"] == 1
     (ours,), (theirs,) = single["items"], sp["items"]
-    for key in ("first_frame_psnr", "first_frame_ssim", "warping_error", "consecutive_ssim", "flicker"):
+    for key in ("vae_roundtrip_psnr", "vae_roundtrip_ssim", "warping_error", "consecutive_ssim", "flicker"):
         assert theirs[key] == pytest.approx(ours[key], rel=1e-3), key  # the frames agree to ~1e-5

@@ -12,6 +12,7 @@ import time
 
 import psutil
 import pytest
+import torch
 
 from eval import workers
 from eval.workers import Placement, PlacementError
@@ -32,7 +33,7 @@ def test_each_worker_locks_a_gpu_of_its_own(tmp_path):
 
 
 def test_per_gpu_places_each_job_on_its_workers_gpu(tmp_path, monkeypatch):
-    monkeypatch.setattr(workers.torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     held, f = workers.lock_free_slot(tmp_path / ".gpus", 2)  # another worker holds GPU 0
     try:
         assert workers.place(True, "joblib", 2, "cuda", tmp_path) == Placement("cuda:1", contended=False)
@@ -45,11 +46,11 @@ def test_per_gpu_places_each_job_on_its_workers_gpu(tmp_path, monkeypatch):
 
 
 def test_per_gpu_launcher_config_runs_one_joblib_worker_per_gpu(monkeypatch):
-    monkeypatch.setattr(workers.torch.cuda, "device_count", lambda: 3)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
     hydra = compose_eval(["hydra/launcher=per_gpu", *SMOKE], hydra_config=True).hydra
     assert hydra.launcher._target_.endswith("JoblibLauncher") and hydra.launcher.n_jobs == 3
     assert hydra.runtime.choices["hydra/launcher"] == workers.PER_GPU  # what eval.run looks for
-    monkeypatch.setattr(workers.torch.cuda, "device_count", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
     with pytest.raises(Exception, match="needs CUDA GPUs"):
         _ = compose_eval(["hydra/launcher=per_gpu"], hydra_config=True).hydra.launcher.n_jobs
 
