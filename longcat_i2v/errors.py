@@ -27,3 +27,11 @@ class GenerationCancelled(LongCatError):
 
 class ParallelConfigError(LongCatError, ValueError):
     """Sequence-parallel settings that the model or the process group cannot satisfy."""
+
+
+class MissingDependencyError(LongCatError, ImportError):
+    """An opt-in feature needs an optional package that is not installed."""
+
+
+class QuantizationError(LongCatError, ValueError):
+    """A quantization mode the model, its dtype or its device cannot take."""
