@@ -50,7 +50,8 @@ def _torchao() -> ModuleType:
     try:
         return importlib.import_module("torchao.quantization")
     except ImportError as exc:
-        raise MissingDependencyError(f"quantized DiT weights need torchao, which is not installed: {INSTALL_HINT}") from exc
+        msg = f"quantized DiT weights need torchao, which is not installed: {INSTALL_HINT}"
+        raise MissingDependencyError(msg) from exc
 
 
 def _check_device(mode: str, device: torch.device, dtype: torch.dtype) -> None:
