@@ -10,12 +10,14 @@ from .conditioning import SIZE_MULTIPLE, bucket_size
 from .errors import InvalidInputError
 from .planner import (
     CUDA_RESERVE,
+    FRAGMENTATION,
     GIB,
     Models,
     ModePlan,
     Request,
     dit_activation_bytes,
     dit_weights,
+    fits,
     pick_mode,
     plan,
     refine_latents,
@@ -117,11 +119,14 @@ def format_plan(r: Request, models: Models, plans: list[ModePlan], budget_gib: f
     lines.append(head + f"{'peak':>8}  fits {budget_gib:g} GiB")
     for p in plans:
         cells = "".join(f"{_gib(st.total):>{w + 2}}" for st, w in zip(p.stages, widths, strict=True))
-        fits = "yes" if p.peak + CUDA_RESERVE <= budget_gib * GIB else "no"
+        ok = "yes" if fits(p.peak, budget_gib * GIB) else "no"
         mark = "  <- cheapest that fits" if p.mode == picked else ""
-        lines.append(f"{p.mode:<11}{cells}{_gib(p.peak):>8}  {fits}{mark}")
+        lines.append(f"{p.mode:<11}{cells}{_gib(p.peak):>8}  {ok}{mark}")
     lines.append("")
-    lines.append(f"fits: peak + {_gib(CUDA_RESERVE)} GiB (CUDA context, workspaces) <= budget.")
+    lines.append(
+        f"Peaks are tensor bytes; fits: peak + {FRAGMENTATION:.0%} (allocator slack) "
+        f"+ {_gib(CUDA_RESERVE)} GiB (CUDA context, workspaces) <= budget."
+    )
     lines += [f"  {mode}: {note}" for mode, note in MODE_NOTES.items()]
     if picked is None:
         lines.append("nothing fits: try --quantize fp8, --sp N, fewer frames or a smaller size")

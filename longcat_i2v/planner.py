@@ -35,7 +35,8 @@ from .quant import is_quantized_layer, quantized_weight_bytes
 
 OFFLOAD_MODES = ("none", "model", "group", "sequential")  # cheapest (fastest) first
 GIB = 1024**3
-CUDA_RESERVE = 1 * GIB  # CUDA context, cuBLAS/cuDNN workspaces and allocator slack: memory that is no tensor
+CUDA_RESERVE = 1 * GIB  # CUDA context and cuBLAS/cuDNN workspaces: memory that is no tensor
+FRAGMENTATION = 0.05  # the caching allocator's slack over the tensor peak: a guess until bench/gpu_check.py measures it
 GROUP_BLOCKS = 1  # DiT blocks per offload group (one block's compute hides the next one's copy)
 # The Wan VAE's peaks in units of base_dim × H × W elements, measured (TensorMemory, diffusers 0.35.1, base_dim 8
 # and 96, float32 and bfloat16, 64-192 px; rounded up) rather than derived: its causal-conv caches make a formula long.
@@ -313,9 +314,11 @@ def _refine_stages(mode: str, r: Request, models: Models, weights: dict[str, Wei
     ]
 
 
+def fits(peak: int, budget_bytes: float) -> bool:
+    """A tensor peak fits a GPU budget with the allocator's slack and the CUDA context on top."""
+    return peak * (1 + FRAGMENTATION) + CUDA_RESERVE <= budget_bytes
+
+
 def pick_mode(plans: list[ModePlan], budget_bytes: float) -> str | None:
-    """The first (fastest) mode whose peak plus ``CUDA_RESERVE`` fits the budget; None when none does."""
-    for p in plans:
-        if p.peak + CUDA_RESERVE <= budget_bytes:
-            return p.mode
-    return None
+    """The first (fastest) mode that fits the budget; None when none does."""
+    return next((p.mode for p in plans if fits(p.peak, budget_bytes)), None)

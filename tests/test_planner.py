@@ -147,12 +147,12 @@ def test_modes_order_and_what_shrinks_what():
     assert [s.name for s in refine["none"].stages][-3:] == ["refine encode", "refine", "refine decode"]
 
 
-def test_pick_mode_takes_the_first_that_fits_with_the_reserve():
+def test_pick_mode_takes_the_first_that_fits_with_slack_and_reserve():
     plans = [ModePlan(m, (Stage("denoise", 0, int(g * GIB)),)) for m, g in (("none", 30), ("model", 20), ("group", 9))]
     assert pick_mode(plans, 24 * GIB) == "model"
-    assert pick_mode(plans, 21 * GIB) == "model"
-    assert pick_mode(plans, 20.5 * GIB) == "group"  # 20 + 1 GiB reserve does not fit 20.5
-    assert pick_mode(plans, 9.5 * GIB) is None
+    assert pick_mode(plans, 22 * GIB) == "model"  # 20 · 1.05 + 1 = 22
+    assert pick_mode(plans, 21.9 * GIB) == "group"
+    assert pick_mode(plans, 10 * GIB) is None  # 9 · 1.05 + 1 = 10.45
 
 
 def test_plan_command_prints_every_mode_and_the_pick(capsys):
