@@ -1,7 +1,7 @@
 """Our DiT against the ORIGINAL LongCat-Video DiT at the real width, alternating in one process.
 
     python -m bench.vs_original [--original-repo DIR] [--depth 2] [--frames 3 --height 16 --width 16]
-                                [--pairs 5] [--dtype float32|bfloat16] [--device cpu|cuda]
+                                [--pairs 5] [--dtype float32|bfloat16] [--device cpu|cuda] [--threads N]
 
 Real width (hidden 4096, 32 heads, SwiGLU 11008, caption 4096), ``--depth`` blocks, random weights that both
 models share (the original module is built on the meta device and given our state dict), the CFG batch of 2 with
@@ -64,7 +64,10 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, help="CPU threads (default: torch's)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if not args.original_repo:
         parser.error("give --original-repo or set LONGCAT_ORIGINAL_REPO to a LongCat-Video checkout")
     ours, original = _models(args)

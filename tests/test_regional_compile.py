@@ -1,4 +1,8 @@
-"""Regional compile gives eager's output on the parity DiT (2 blocks: compiling on CPU takes tens of seconds)."""
+"""Regional compile gives eager's output on the parity DiT (2 blocks), also after a change of size that moves the
+conditioning split (which torch's automatic dynamic shapes fail to compile).
+
+Slow: two inductor compiles on CPU, about 95 s on the shared 2-core machine with a cold inductor cache (14 s
+warm)."""
 
 import pytest
 import torch
@@ -9,17 +13,18 @@ from tests.conftest import PARITY_CKPT, load_case
 
 
 @pytest.mark.slow
-def test_compiled_blocks_match_eager_and_compile_once():
+def test_compiled_blocks_match_eager_one_graph_per_size():
     torch._dynamo.reset()
-    torch._dynamo.utils.counters.clear()
-    meta, t = load_case("dit_cond1")
-    args = (t["hidden_states"], t["timestep"], t["encoder_hidden_states"], t["encoder_attention_mask"])
-    dit = load_dit(PARITY_CKPT / "dit")
-    with torch.no_grad():
-        eager = dit(*args, num_cond_latents=meta["num_cond_latents"])
-        compile_blocks(dit)
-        compiled = dit(*args, num_cond_latents=meta["num_cond_latents"])
-    torch.testing.assert_close(compiled, eager, atol=1e-5, rtol=1e-5)
     counters = torch._dynamo.utils.counters
-    assert counters["stats"]["unique_graphs"] == 1  # one graph serves both blocks
+    counters.clear()
+    _, t = load_case("dit_cond1")
+    eager, compiled = load_dit(PARITY_CKPT / "dit"), compile_blocks(load_dit(PARITY_CKPT / "dit"))
+    g = torch.Generator().manual_seed(0)
+    for frames, h, w in [(4, 6, 8), (4, 8, 12)]:  # 12 then 24 conditioning tokens
+        args = (torch.randn(2, 16, frames, h, w, generator=g), torch.full((2, frames), 500.0),
+                t["encoder_hidden_states"], t["encoder_attention_mask"])  # fmt: skip
+        with torch.no_grad():
+            torch.testing.assert_close(compiled(*args, num_cond_latents=1), eager(*args, num_cond_latents=1),
+                                       atol=1e-5, rtol=1e-5)  # fmt: skip
+    assert counters["stats"]["unique_graphs"] == 2  # one graph per size, shared by both blocks
     assert not counters["graph_break"]
