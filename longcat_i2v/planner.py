@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from diffusers import AutoencoderKLWan
 from torch import nn
 
 from . import layouts
@@ -164,7 +163,9 @@ def text_encoder_weights(shape: TextEncoderShape, dtype_bytes: int = 2) -> Weigh
     return Weights(shape.parameters() * dtype_bytes, 0, shape.vocab_size * shape.d_model * dtype_bytes)
 
 
-def _meta_vae(config: dict[str, Any]) -> AutoencoderKLWan:
+def _meta_vae(config: dict[str, Any]) -> nn.Module:
+    from diffusers import AutoencoderKLWan  # here, not at the top: the CLI imports this module at every start
+
     with torch.device("meta"):
         return AutoencoderKLWan.from_config(config)
 
@@ -285,7 +286,7 @@ def plan(request: Request, models: Models = Models()) -> list[ModePlan]:
             Stage("text", _resident(mode, "text", weights, cfg.depth),
                   0 if mode == "sequential" else text_activation_bytes(models.text, batch, r.text_tokens, s)),
             Stage("encode", _resident(mode, "vae", weights, cfg.depth),
-                  vae_encode_bytes(enc_dim, r.height, r.width, 1, s) + held),
+                  vae_encode_bytes(enc_dim, r.height, r.width, r.cond_frames, s) + held),
             Stage("denoise", _resident(mode, "dit", weights, cfg.depth), dit_act + kv),
             Stage("decode", _resident(mode, "vae", weights, cfg.depth),
                   vae_decode_bytes(dec_dim, r.height, r.width, frames, s, chunked) + held),
