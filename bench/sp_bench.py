@@ -1,16 +1,20 @@
-"""Sequence-parallel benchmark: DiT seconds per step and tokens per rank for sp=1 and sp=N.
+"""Sequence-parallel benchmark: one DiT forward (= one denoising step) on the whole sequence vs split over N ranks.
 
-    python bench/sp_bench.py [--sp 2] [--device cpu|cuda] [--hidden 512 --depth 4 --heads 8]
+    python -m bench.sp_bench [--sp 2] [--device cpu|cuda] [--hidden 512 --depth 4 --heads 8] [--pairs 5]
 
-Uses a random-weight DiT large enough that compute dominates communication, one denoising step =
-one DiT forward on the CFG batch (B=2) with the conditioning frame. On CPU each rank gets the same
-number of threads (--threads) as the single-process run, so sp=N uses N times the cores: the ratio
-shows how well the work is split. On CUDA, ranks use one GPU each (needs N GPUs for sp=N).
+A random-weight DiT large enough that compute dominates communication; the CFG batch (B=2) with the
+conditioning frame. Every rank alternates, in the same process and in step with the others (a barrier starts
+each run): A = the whole forward on this rank alone (sp=1), B = this rank's part of the sequence-parallel
+forward (1/N of the tokens plus the all-to-alls). Per rank it reports wall and CPU seconds (process time: all
+of the rank's threads) of both, with medians of per-pair ratios A/B: the wall ratio is the speed-up on this
+machine, the CPU-time ratio how well the work is split (N for a perfect split), which a busy machine does not
+distort. On CPU each rank gets ``--threads`` threads (so A and B use the same cores); on CUDA one GPU per rank.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import socket
 import statistics
@@ -20,6 +24,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from bench.ab import alternate, median_ratio
 from longcat_i2v.dit import DiTConfig, LongCatDiT
 from longcat_i2v.parallel import setup_parallel
 
@@ -41,18 +46,22 @@ def _inputs(args: argparse.Namespace, device: str) -> tuple[torch.Tensor, ...]:
     return x.to(device), t.to(device), text.to(device)
 
 
-def _time(dit: LongCatDiT, inputs: tuple[torch.Tensor, ...], reps: int, cuda: bool, sp=None) -> float:
-    times = []
-    with torch.no_grad():
-        for _ in range(reps + 1):
-            if cuda:
-                torch.cuda.synchronize()
-            start = time.perf_counter()
+def _run(dit: LongCatDiT, inputs: tuple[torch.Tensor, ...], cuda: bool, cpu: list[float], sp=None):
+    """A timed forward: returns wall seconds, appends this process's CPU seconds to ``cpu``."""
+
+    def run() -> float:
+        dist.barrier()
+        if cuda:
+            torch.cuda.synchronize()
+        start, start_cpu = time.perf_counter(), time.process_time()
+        with torch.no_grad():
             dit(*inputs, None, num_cond_latents=1, sp=sp)
-            if cuda:
-                torch.cuda.synchronize()
-            times.append(time.perf_counter() - start)
-    return statistics.median(times[1:])
+        if cuda:
+            torch.cuda.synchronize()
+        cpu.append(time.process_time() - start_cpu)
+        return time.perf_counter() - start
+
+    return run
 
 
 def _rank(rank: int, world: int, port: int, args: argparse.Namespace, results: dict) -> None:
@@ -63,14 +72,20 @@ def _rank(rank: int, world: int, port: int, args: argparse.Namespace, results: d
         torch.cuda.set_device(rank)
     torch.set_num_threads(args.threads)
     dist.init_process_group("nccl" if cuda else "gloo", rank=rank, world_size=world)
-    dit = _build(args, device)
-    sp = setup_parallel(dit.config.num_heads, world).sp
+    whole = _build(args, device)
+    split = copy.deepcopy(whole)
+    sp = setup_parallel(split.config.num_heads, world).sp
     tokens: list[int] = []
-    dit.blocks[0].ffn.w1.register_forward_hook(lambda m, i, o: tokens.append(i[0].shape[1]))
+    split.blocks[0].ffn.w1.register_forward_hook(lambda m, i, o: tokens.append(i[0].shape[1]))
     inputs = _inputs(args, device)
-    seconds = _time(dit, inputs, args.reps, cuda, sp)
+    cpu_a: list[float] = []
+    cpu_b: list[float] = []
+    run_a, run_b = _run(whole, inputs, cuda, cpu_a), _run(split, inputs, cuda, cpu_b, sp)
+    run_a(), run_b()  # warm-up
+    cpu_a.clear(), cpu_b.clear()
+    wall_a, wall_b = alternate(run_a, run_b, args.pairs)
     grid = (args.frames, args.height // 16, args.width // 16)
-    results[rank] = (seconds, tokens[-1], sp.tiling(grid).split if sp else (1, 1))
+    results[rank] = (wall_a, wall_b, cpu_a, cpu_b, tokens[-1], sp.tiling(grid).split if sp else (1, 1))
     dist.destroy_process_group()
 
 
@@ -84,28 +99,29 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=5, help="latent frames")
     parser.add_argument("--height", type=int, default=256)
     parser.add_argument("--width", type=int, default=384)
-    parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads per process")
+    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads per rank")
     args = parser.parse_args()
-    cuda = args.device == "cuda"
-    torch.set_num_threads(args.threads)
-    device = "cuda:0" if cuda else "cpu"
     total = args.frames * (args.height // 16) * (args.width // 16)
-    single = _time(_build(args, device), _inputs(args, device), args.reps, cuda)
-    print(f"DiT hidden={args.hidden} depth={args.depth} heads={args.heads}; {total} tokens; CFG batch 2; {args.device}")
-    print(f"sp=1: {single:.3f} s/step, {total} tokens/rank")
     with mp.Manager() as manager:
         results = manager.dict()
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         mp.spawn(_rank, args=(args.sp, port, args, results), nprocs=args.sp, join=True)
-        worst = max(r[0] for r in results.values())
-        for rank in sorted(results):
-            seconds, tokens, split = results[rank]
-            grid = f"{split[0]}x{split[1]}"
-            print(f"sp={args.sp} rank {rank}: {seconds:.3f} s/step, {tokens} tokens/rank (tile grid {grid})")
-        print(f"speed-up sp={args.sp} vs sp=1: {single / worst:.2f}x")
+        results = dict(results)
+    print(
+        f"DiT hidden={args.hidden} depth={args.depth} heads={args.heads}; {total} tokens; CFG batch 2; {args.device}; "
+        f"{args.threads} thread(s)/rank; A = whole forward on one rank, B = sp={args.sp} part; {args.pairs} pairs"
+    )
+    for rank in sorted(results):
+        wall_a, wall_b, cpu_a, cpu_b, tokens, split = results[rank]
+        print(
+            f"rank {rank} ({tokens} tokens, tile grid {split[0]}x{split[1]}): wall A {statistics.median(wall_a):.3f} s "
+            f"B {statistics.median(wall_b):.3f} s, speed-up A/B {median_ratio(wall_b, wall_a):.2f}x; CPU A "
+            f"{statistics.median(cpu_a):.3f} s B {statistics.median(cpu_b):.3f} s, split A/B "
+            f"{median_ratio(cpu_b, cpu_a):.2f}x"
+        )
 
 
 if __name__ == "__main__":

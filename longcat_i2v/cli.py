@@ -13,6 +13,7 @@ from . import defaults
 from .cli_args import add_settings_arguments, given, settings_from_args
 from .errors import InvalidInputError, LongCatError
 from .layouts import LAYOUTS
+from .plan_command import add_plan_command, run_plan
 from .settings import I2VSettings, RuntimeSettings
 from .tiny import SMALL_SETTINGS
 
@@ -116,12 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("src", type=Path, help="checkpoint directory in either layout")
     convert.add_argument("dst", type=Path, help="new directory to write (must not exist)")
     convert.add_argument("--to", choices=LAYOUTS, help="target layout (default: the other one)")
+    add_plan_command(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"generate": _cmd_generate, "make-tiny": _cmd_make_tiny, "convert": _cmd_convert}
+    handlers = {"generate": _cmd_generate, "make-tiny": _cmd_make_tiny, "convert": _cmd_convert, "plan": run_plan}
     try:
         return handlers[args.command](args)
     except (LongCatError, FileExistsError) as exc:

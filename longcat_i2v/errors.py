@@ -41,3 +41,11 @@ class VideoWriteError(LongCatError):
 
 class NonFiniteError(LongCatError):
     """A model output holds NaN or infinite values (e.g. broken weights or an overflow in half precision)."""
+
+
+class MissingDependencyError(LongCatError, ImportError):
+    """An opt-in feature needs an optional package that is not installed."""
+
+
+class QuantizationError(LongCatError, ValueError):
+    """A quantization mode the model, its dtype or its device cannot take."""

@@ -39,15 +39,17 @@ def _cross_attention(self, x, cond, kv_seqlen):
     k = self.k_norm(k)
     outs, start = [], 0
     for b, length in enumerate(kv_seqlen):
-        kb, vb = k[start : start + length], v[start : start + length]
-        out = F.scaled_dot_product_attention(q[b].transpose(0, 1), kb.transpose(0, 1), vb.transpose(0, 1))
-        outs.append(out.transpose(0, 1).reshape(tokens, channels))
+        # 4-D [1, heads, S, D] tensors: on CPU a 3-D call falls back to SDPA's slow math kernel.
+        kb, vb = k[None, start : start + length].transpose(1, 2), v[None, start : start + length].transpose(1, 2)
+        out = F.scaled_dot_product_attention(q[b : b + 1].transpose(1, 2), kb, vb)
+        outs.append(out.transpose(1, 2).reshape(tokens, channels))
         start += length
     return self.proj(torch.stack(outs))
 
 
-def _import_original(repo: Path) -> types.ModuleType:
+def import_original(repo: str | Path) -> types.ModuleType:
     """Import ``longcat_video.pipeline_longcat_video`` from ``repo`` with the attention swaps applied."""
+    repo = Path(repo).resolve()
     if str(repo) not in sys.path:
         sys.path.insert(0, str(repo))
     if BSA_MODULE not in sys.modules:
@@ -80,7 +82,7 @@ class OriginalPipeline:
     def __init__(self, repo: str | Path, checkpoint: str | Path, device: str = "cpu") -> None:
         from transformers import AutoTokenizer, UMT5EncoderModel
 
-        self.module = _import_original(Path(repo).resolve())
+        self.module = import_original(repo)
         from longcat_video.modules.autoencoder_kl_wan import AutoencoderKLWan
         from longcat_video.modules.longcat_video_dit import LongCatVideoTransformer3DModel
         from longcat_video.modules.scheduling_flow_match_euler_discrete import FlowMatchEulerDiscreteScheduler
