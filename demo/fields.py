@@ -88,8 +88,22 @@ def _component(spec: FieldSpec) -> str:
     return "number" if spec.type in (int, float) else "textbox"
 
 
+def _lines(text: Any) -> Any:
+    """A textbox holding one entry per line → the list setting (blank lines dropped)."""
+    return tuple(line.strip() for line in text.splitlines() if line.strip()) if isinstance(text, str) else text
+
+
 def _plain(spec: FieldSpec) -> dict[str, Any]:
-    """A setting nobody dressed yet: the component its type suggests, its help as the explanation."""
+    """A setting nobody dressed yet: the component its type suggests, its help as the explanation. A list of
+    text (e.g. one prompt per segment) is a textbox with one entry per line."""
+    if spec.type is tuple:
+        return {
+            "component": "textbox",
+            "label": spec.key.replace("_", " ").capitalize(),
+            "info": f"{spec.option.help} (one per line)",
+            "default": "\n".join(spec.initial),
+            "to_setting": _lines,
+        }
     return {
         "component": _component(spec),
         "label": spec.key.replace("_", " ").capitalize(),

@@ -41,3 +41,7 @@ class VideoWriteError(LongCatError):
 
 class NonFiniteError(LongCatError):
     """A model output holds NaN or infinite values (e.g. broken weights or an overflow in half precision)."""
+
+
+class VideoInputError(InvalidInputError):
+    """The input video cannot be read, is not a video, is empty, too short or too large."""

@@ -6,6 +6,7 @@ small functions in conditioning, schedule, denoise) so that continuation and ref
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,14 +18,17 @@ from .checkpoint import load_components
 from .denoise import StepCallback, denoise
 from .errors import InvalidInputError
 from .images import ImageLike, load_image
+from .long_video import LongVideo, LongVideoOutput, segment_progress, segment_settings, skip_draws
 from .options import keyword_defaults, settings_from_call
-from .parallel import setup_parallel
+from .parallel import is_main_process, setup_parallel
 from .progress import Progress, ProgressFn
 from .schedule import set_schedule
 from .seeds import make_generator
-from .settings import I2VSettings, RuntimeSettings, SamplingSettings
+from .settings import ContinuationSettings, I2VSettings, LongVideoSettings, RuntimeSettings, SamplingSettings
 from .stages import PipelineStages
 from .tiny import ensure_tiny_checkpoint
+from .video import check_output_path
+from .video_input import VideoClip, VideoLike, clip_to_pixels, load_clip
 
 I2V_COND_LATENTS = 1  # image-to-video conditions on one latent frame: the image
 
@@ -96,6 +100,7 @@ class LongCatI2V(PipelineStages):
         max_sequence_length: int = defaults.MAX_SEQUENCE_LENGTH,
         callback: StepCallback | None = None,
         image_path: ImageLike | None = None,
+        use_kv_cache: bool = True,
         latents: torch.Tensor | None = None,
         settings: I2VSettings | None = None,
         progress: ProgressFn | None = None,
@@ -113,6 +118,8 @@ class LongCatI2V(PipelineStages):
             seed / generator: a CPU generator is seeded with ``seed`` (random when both are None); ``generator``
                 is used exactly as the original uses it (the noise first, then the image's posterior sample).
             distill: the cfg_step LoRA, on for this call only. cond_rope: "full" (the original) or "skip".
+            use_kv_cache: the image frame's keys, values and velocity computed once, not at every step (the
+                same result, the conditioning tokens' share of each step saved; cache.py).
             callback: ``callback(step, total, latents)`` after each step; raising GenerationCancelled stops.
             latents: start from these [1, 16, T, H/8, W/8] latents instead of drawing the noise (the image's
                 latent is still placed in frame 0, as the original's ``latents=`` does).
@@ -154,10 +161,10 @@ class LongCatI2V(PipelineStages):
         pixels = conditioning.image_to_pixels(image, height, width)
         latents = self.prepare_latents(pixels, settings.num_frames, generator, latents)
         latents, text, text_mask = self.parallel.share(latents, text, text_mask)
-        # 6. Denoise: masked timesteps for the conditioning frame, CFG-zero, step only the noisy frames.
-        model = self.model(text, text_mask, num_cond_latents=I2V_COND_LATENTS, cond_rope=settings.cond_rope)
-        lora = defaults.DISTILL_LORA_NAME if settings.distill else None
-        with self.lora_enabled(lora):
+        # 6. Denoise: masked timesteps for the conditioning frame, CFG-zero over all frames, step only the noisy
+        # ones; with the cache the image frame's keys, values and velocity are computed once (the same result).
+        with self.lora_enabled(_lora(settings)):
+            model = self.denoiser(text, text_mask, latents, I2V_COND_LATENTS, settings.cond_rope, settings.use_kv_cache)
             latents = denoise(
                 model, latents, self.components.scheduler, timesteps, settings.guidance, I2V_COND_LATENTS, on_step
             )
@@ -167,9 +174,179 @@ class LongCatI2V(PipelineStages):
         cond_image = conditioning.pixels_to_image(pixels)
         return GenerationOutput(frames, latents, seed, cond_image, image.size, settings.fps, used)
 
+    # Video continuation ----------------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def generate_continuation(
+        self,
+        prompt: str | None = None,
+        video: VideoLike | None = None,
+        negative_prompt: str | None = None,
+        num_frames: int = defaults.NUM_FRAMES,
+        num_cond_frames: int = defaults.NUM_COND_FRAMES,
+        resolution: str = defaults.RESOLUTION,
+        height: int | None = None,
+        width: int | None = None,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+        distill: bool = False,
+        enhance_hf: bool | None = None,
+        use_kv_cache: bool = True,
+        offload_kv_cache: bool = False,
+        cond_rope: str = defaults.COND_ROPE,
+        max_sequence_length: int = defaults.MAX_SEQUENCE_LENGTH,
+        callback: StepCallback | None = None,
+        settings: ContinuationSettings | None = None,
+        progress: ProgressFn | None = None,
+    ) -> GenerationOutput:
+        """Continue ``video``: ``num_frames`` frames whose first ``num_cond_frames`` are its last frames
+        re-decoded (as the original's ``generate_vc`` returns them), the rest new.
+
+        Args:
+            video: a video file (brought to 15 fps: every round(fps/15)-th frame), PIL images, or an array
+                [F, H, W, 3] of uint8 or floats in [0, 1]; its frame 0 picks the size bucket.
+            num_cond_frames: 4k+1 frames, fewer than ``num_frames``, encoded to 1 + (n−1)/4 latents.
+            enhance_hf: the original's high-frequency schedule (None: on unless ``distill``).
+            use_kv_cache: the conditioning frames' keys/values once, the steps on the new frames only (the
+                original's default; with CFG, guidance is then scaled over the new frames only, as there).
+            offload_kv_cache: that cache in CPU memory, brought to the device block by block.
+            The other arguments are ``generate_video``'s; ``settings``: all of them as ``ContinuationSettings``.
+        """
+        # 1. Settings, then the input clip: frame 0 and the last num_cond_frames frames at 15 fps.
+        passed = {k: v for k, v in locals().items() if k in _VC_KEYWORDS}
+        settings = settings_from_call(ContinuationSettings, settings, passed, _VC_DEFAULTS)
+        if video is None:
+            raise InvalidInputError("an input video is required (video= file path, PIL images or frames array)")
+        clip = load_clip(video, settings.num_cond_frames)
+        with self.exclusive():
+            return self._continuation(settings, clip, generator, self.step_callback(callback, progress), progress)
+
+    def _continuation(
+        self,
+        settings: ContinuationSettings,
+        clip: VideoClip,
+        generator: torch.Generator | None,
+        on_step: StepCallback | None,
+        progress: ProgressFn | None,
+    ) -> GenerationOutput:
+        self.report(progress, Progress("encoding", 0, 1))
+        generator, seed = make_generator(settings.seed, generator, self.parallel, self.device)
+        # 2. Size: the bucket closest to the video's frame 0, or the explicit size.
+        height, width = conditioning.resolve_size(clip.first, settings.resolution, settings.height, settings.width)
+        self.parallel.check_size(height, width)
+        # 3. Prompt embeddings; 4. timesteps, with the enhance_hf tail when asked.
+        text, text_mask = self.encode_text(
+            settings.prompt, settings.negative_prompt, settings.use_cfg, settings.max_sequence_length
+        )
+        scheduler = self.components.scheduler
+        timesteps = set_schedule(scheduler, settings.steps, settings.distill, self.device, settings.hf_tail)
+        # 5. Latents in the DiT dtype, as the original: the noise, then the clip's posterior sample in front. The
+        # original's cached path steps them in float32 (the scheduler's output), the uncached one in place.
+        n = settings.num_cond_latents
+        pixels = clip_to_pixels(clip.last, height, width)
+        latents = self.prepare_latents(pixels, settings.num_frames, generator, dtype=self.dit.dtype)
+        latents = latents.float() if settings.use_kv_cache else latents
+        latents, text, text_mask = self.parallel.share(latents, text, text_mask)
+        # 6. Denoise the frames after the conditioning ones; CFG-zero over what the model returns (with the cache
+        # the new frames only, without it all frames: the original's two modes).
+        with self.lora_enabled(_lora(settings)):
+            model = self.denoiser(
+                text, text_mask, latents, n, settings.cond_rope, settings.use_kv_cache, settings.offload_kv_cache,
+                with_cond_velocity=False,
+            )  # fmt: skip
+            latents = denoise(model, latents, scheduler, timesteps, settings.guidance, n, on_step)
+        # 7. Decode every frame, the conditioning ones included.
+        frames = self.decode(latents, progress)
+        used = settings.resolved().replace(seed=seed)
+        cond_image = conditioning.pixels_to_image(pixels[:, :, -1:])
+        return GenerationOutput(frames, latents.float(), seed, cond_image, clip.size, settings.fps, used)
+
+    # Long video ---------------------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def generate_long_video(
+        self,
+        image: ImageLike | None = None,
+        prompts: str | Sequence[str] | None = None,
+        num_segments: int | None = None,
+        num_frames: int = defaults.NUM_FRAMES,
+        num_cond_frames: int = defaults.NUM_COND_FRAMES,
+        negative_prompt: str | None = None,
+        resolution: str = defaults.RESOLUTION,
+        height: int | None = None,
+        width: int | None = None,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+        distill: bool = False,
+        enhance_hf: bool | None = None,
+        use_kv_cache: bool = True,
+        offload_kv_cache: bool = False,
+        cond_rope: str = defaults.COND_ROPE,
+        max_sequence_length: int = defaults.MAX_SEQUENCE_LENGTH,
+        fps: int = defaults.FPS,
+        output: str | Path | None = None,
+        resume_from: str | Path | None = None,
+        callback: StepCallback | None = None,
+        settings: LongVideoSettings | None = None,
+        progress: ProgressFn | None = None,
+    ) -> LongVideoOutput:
+        """A long video from ``image``: image-to-video, then ``num_segments`` − 1 continuations, each of the
+        previous segment (its frames through uint8, resized to the first segment's size, conditioned on its last
+        ``num_cond_frames``), one generator through all (long_video.py). F + (S − 1)(F − num_cond_frames) frames.
+
+        Args:
+            prompts: one prompt for every segment, or a list, one per segment (then ``num_segments`` may be None).
+            output: an mp4 that each finished segment is appended to at once (a crash or a Cancel keeps them).
+            resume_from: a partial long video of these settings: its segments are kept and the generator is
+                advanced past their draws; the next segment continues its last frames (as decoded from the file).
+            progress: reports carry ``segment``/``segments``; ``callback(step, total, latents)`` as elsewhere.
+            The other arguments are ``generate_continuation``'s; ``settings``: all of them as one
+            ``LongVideoSettings``.
+        """
+        # 1. Settings (the prompts as a list); the output path and the image checked before any work.
+        passed = {k: v for k, v in locals().items() if k in _LONG_KEYWORDS}
+        passed["prompt"] = None if prompts is None else (prompts,) if isinstance(prompts, str) else tuple(prompts)
+        settings = settings_from_call(LongVideoSettings, settings, passed, _LONG_DEFAULTS)
+        output = None if output is None or not is_main_process() else check_output_path(output)
+        if image is None:
+            raise InvalidInputError("an input image is required (image= PIL image, file path or http(s) URL)")
+        image = load_image(image)
+        with self.exclusive(), LongVideo(settings, output) as video:
+            generator, seed = make_generator(settings.seed, generator, self.parallel, self.device)
+            # 2. Where to start: segment 0, or after the segments of the partial video (their draws skipped).
+            height, width = conditioning.resolve_size(image, settings.resolution, settings.height, settings.width)
+            done = 0 if resume_from is None else video.resume(resume_from, settings, height, width)
+            channels, dtypes = self.dit.config.in_channels, (torch.float32, self.dit.dtype, self.components.vae.dtype)
+            skip_draws(generator, settings, done, height, width, channels, dtypes)
+            # 3. Each segment: image-to-video first, then continuations of the previous one, appended as it ends.
+            for index in range(done, settings.segments):
+                report = segment_progress(progress, index, settings.segments)
+                on_step = self.step_callback(callback, report)
+                segment = segment_settings(settings, index)
+                if index == 0:
+                    out = self._image_to_video(segment, image, generator, None, on_step, report)
+                else:
+                    out = self._continuation(segment, video.next_clip(), generator, on_step, report)
+                video.add(out.frames)
+        used = settings.resolved().replace(seed=seed, num_segments=settings.segments)
+        return LongVideoOutput(np.stack(video.frames), seed, settings.fps, used, done, output)
+
+
+def _lora(settings: SamplingSettings) -> str | None:
+    """The LoRA a generation runs with: the distill one, or none."""
+    return defaults.DISTILL_LORA_NAME if settings.distill else None
+
 
 _I2V_DEFAULTS = keyword_defaults(LongCatI2V.generate_video, I2VSettings)
 _I2V_KEYWORDS = frozenset(_I2V_DEFAULTS)
+_VC_DEFAULTS = keyword_defaults(LongCatI2V.generate_continuation, ContinuationSettings)
+_VC_KEYWORDS = frozenset(_VC_DEFAULTS)
+_LONG_DEFAULTS = keyword_defaults(LongCatI2V.generate_long_video, LongVideoSettings)
+_LONG_KEYWORDS = frozenset(_LONG_DEFAULTS)
 
 
 def load_pipeline(
