@@ -180,7 +180,7 @@ class LongCatI2V(PipelineStages):
     def generate_continuation(
         self,
         prompt: str | None = None,
-        video: VideoLike | None = None,
+        video: VideoLike | VideoClip | None = None,
         negative_prompt: str | None = None,
         num_frames: int = defaults.NUM_FRAMES,
         num_cond_frames: int = defaults.NUM_COND_FRAMES,
@@ -206,7 +206,8 @@ class LongCatI2V(PipelineStages):
 
         Args:
             video: a video file (brought to 15 fps: every round(fps/15)-th frame), PIL images, or an array
-                [F, H, W, 3] of uint8 or floats in [0, 1]; its frame 0 picks the size bucket.
+                [F, H, W, 3] of uint8 or floats in [0, 1] (or ``video_input.load_clip``'s clip of one); its
+                frame 0 picks the size bucket.
             num_cond_frames: 4k+1 frames, fewer than ``num_frames``, encoded to 1 + (n−1)/4 latents.
             enhance_hf: the original's high-frequency schedule (None: on unless ``distill``).
             use_kv_cache: the conditioning frames' keys/values once, the steps on the new frames only (the
@@ -219,7 +220,10 @@ class LongCatI2V(PipelineStages):
         settings = settings_from_call(ContinuationSettings, settings, passed, _VC_DEFAULTS)
         if video is None:
             raise InvalidInputError("an input video is required (video= file path, PIL images or frames array)")
-        clip = load_clip(video, settings.num_cond_frames)
+        clip = video if isinstance(video, VideoClip) else load_clip(video, settings.num_cond_frames)
+        if len(clip.last) != settings.num_cond_frames:
+            held = len(clip.last)
+            raise InvalidInputError(f"the clip holds {held} frames, not num_cond_frames={settings.num_cond_frames}")
         with self.exclusive():
             return self._continuation(settings, clip, generator, self.step_callback(callback, progress), progress)
 
