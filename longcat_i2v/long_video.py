@@ -11,6 +11,7 @@ keeps every finished segment, playable; ``resume_from`` continues such a partial
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,11 +19,18 @@ import numpy as np
 import torch
 from PIL import Image
 
+from . import conditioning, defaults
 from .conditioning import latent_shape, randn
+from .denoise import StepCallback
 from .errors import InvalidInputError
+from .images import ImageLike, load_image
+from .options import keyword_defaults, settings_from_call
+from .parallel import is_main_process
 from .progress import ProgressFn
+from .seeds import make_generator
 from .settings import ContinuationSettings, I2VSettings, LongVideoSettings
-from .video import Mp4Appender, read_mp4, to_uint8
+from .stages import PipelineStages
+from .video import Mp4Appender, check_output_path, read_mp4, to_uint8
 from .video_input import VideoClip, load_clip
 
 
@@ -152,3 +160,82 @@ def skip_draws(
         randn(shape, generator, "cpu", i2v_noise if index == 0 else vc_noise)
         cond = 1 if index == 0 else settings.num_cond_latents
         randn((1, channels, cond, *shape[3:]), generator, "cpu", eps)
+
+
+class LongVideoGeneration(PipelineStages):
+    """``generate_long_video``, for ``LongCatI2V`` (which supplies ``_image_to_video`` and ``_continuation``)."""
+
+    @torch.no_grad()
+    def generate_long_video(
+        self,
+        image: ImageLike | None = None,
+        prompts: str | Sequence[str] | None = None,
+        num_segments: int | None = None,
+        num_frames: int = defaults.NUM_FRAMES,
+        num_cond_frames: int = defaults.NUM_COND_FRAMES,
+        negative_prompt: str | None = None,
+        resolution: str = defaults.RESOLUTION,
+        height: int | None = None,
+        width: int | None = None,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+        distill: bool = False,
+        enhance_hf: bool | None = None,
+        use_kv_cache: bool = True,
+        offload_kv_cache: bool = False,
+        cond_rope: str = defaults.COND_ROPE,
+        max_sequence_length: int = defaults.MAX_SEQUENCE_LENGTH,
+        fps: int = defaults.FPS,
+        output: str | Path | None = None,
+        resume_from: str | Path | None = None,
+        callback: StepCallback | None = None,
+        settings: LongVideoSettings | None = None,
+        progress: ProgressFn | None = None,
+    ) -> LongVideoOutput:
+        """A long video from ``image``: image-to-video, then ``num_segments`` − 1 continuations, each of the
+        previous segment (its frames through uint8, resized to the first segment's size, conditioned on its last
+        ``num_cond_frames``), one generator through all (long_video.py). F + (S − 1)(F − num_cond_frames) frames.
+
+        Args:
+            prompts: one prompt for every segment, or a list, one per segment (then ``num_segments`` may be None).
+            output: an mp4 that each finished segment is appended to at once (a crash or a Cancel keeps them).
+            resume_from: a partial long video of these settings: its segments are kept and the generator is
+                advanced past their draws; the next segment continues its last frames (as decoded from the file).
+            progress: reports carry ``segment``/``segments``; ``callback(step, total, latents)`` as elsewhere.
+            The other arguments are ``generate_continuation``'s; ``settings``: all of them as one
+            ``LongVideoSettings``. (Runs on ``LongCatI2V``, whose image-to-video and continuation stages it
+            composes.)
+        """
+        # 1. Settings (the prompts as a list); the output path and the image checked before any work.
+        passed = {k: v for k, v in locals().items() if k in _LONG_KEYWORDS}
+        passed["prompt"] = None if prompts is None else (prompts,) if isinstance(prompts, str) else tuple(prompts)
+        settings = settings_from_call(LongVideoSettings, settings, passed, _LONG_DEFAULTS)
+        output = None if output is None or not is_main_process() else check_output_path(output)
+        if image is None:
+            raise InvalidInputError("an input image is required (image= PIL image, file path or http(s) URL)")
+        image = load_image(image)
+        with self.exclusive(), LongVideo(settings, output) as video:
+            generator, seed = make_generator(settings.seed, generator, self.parallel, self.device)
+            # 2. Where to start: segment 0, or after the segments of the partial video (their draws skipped).
+            height, width = conditioning.resolve_size(image, settings.resolution, settings.height, settings.width)
+            done = 0 if resume_from is None else video.resume(resume_from, settings, height, width)
+            channels, dtypes = self.dit.config.in_channels, (torch.float32, self.dit.dtype, self.components.vae.dtype)
+            skip_draws(generator, settings, done, height, width, channels, dtypes)
+            # 3. Each segment: image-to-video first, then continuations of the previous one, appended as it ends.
+            for index in range(done, settings.segments):
+                report = segment_progress(progress, index, settings.segments)
+                on_step = self.step_callback(callback, report)
+                segment = segment_settings(settings, index)
+                if index == 0:
+                    out = self._image_to_video(segment, image, generator, None, on_step, report)
+                else:
+                    out = self._continuation(segment, video.next_clip(), generator, on_step, report)
+                video.add(out.frames)
+        used = settings.resolved().replace(seed=seed, num_segments=settings.segments)
+        return LongVideoOutput(np.stack(video.frames), seed, settings.fps, used, done, output)
+
+
+_LONG_DEFAULTS = keyword_defaults(LongVideoGeneration.generate_long_video, LongVideoSettings)
+_LONG_KEYWORDS = frozenset(_LONG_DEFAULTS)
