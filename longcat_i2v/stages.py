@@ -124,8 +124,9 @@ class PipelineStages:
         """The model for ``denoise``: the DiT over every frame (the ``num_cond`` conditioning ones at t = 0), or
         with ``kv_cache`` over the noisy frames on the conditioning frames' keys/values, computed here once from
         ``latents`` (so call it where the LoRA of the run is on); ``with_cond_velocity`` then puts their
-        velocity in front for CFG-zero's scale (see cache.py)."""
-        if not kv_cache:
+        velocity in front for CFG-zero's scale (see cache.py). With no noisy frame (a 1-frame video) there is
+        nothing to cache for."""
+        if not kv_cache or latents.shape[2] == num_cond:
             return self.model(text, text_mask, num_cond_latents=num_cond, cond_rope=cond_rope)
         cache = build_cache(self.dit, latents[:, :, :num_cond], cond_rope, offload, sp=self.parallel.sp)
         model = self.model(text, text_mask, num_cond_latents=num_cond, cond_rope=cond_rope, kv_cache=cache)
