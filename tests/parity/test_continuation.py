@@ -100,8 +100,8 @@ def test_vc_schedule_and_first_input(parity_pipe):
 def test_cache_on_equals_off_without_cfg_and_offload_changes_nothing(parity_pipe):
     """Without CFG the cached and the uncached continuation are the same computation (the original agrees to
     ~1e-6; measured here: 1.7e-6 with these 5 conditioning frames, 0 with 13); only op order differs. (With
-    CFG they differ by 0.16 here, as in the original: the two vc_cfg cases.) The cache is offloaded here: in CPU memory, brought to the
-    device block by block."""
+    CFG they differ by 0.16 here, as in the original: the two vc_cfg cases.) The cache is offloaded here: in CPU
+    memory, brought to the device block by block."""
     meta, _ = load_case("vc_cfg_hf_kv_c5")
     meta = {**meta, "guidance_scale": 1.0, "enhance_hf": False, "num_inference_steps": 2}  # no CFG; quick
     on, _, _, caches = run_vc(parity_pipe, meta, offload_kv_cache=True)
