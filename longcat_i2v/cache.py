@@ -41,7 +41,7 @@ class KVCache:
     def _keep(self, x: torch.Tensor) -> torch.Tensor:
         if not self.offload:
             return x.clone(memory_format=torch.contiguous_format)
-        pinned = self.device.type == "cuda"  # pinned host memory lets the per-block copy overlap the compute
+        pinned = self.device.type == "cuda"  # pinned host memory: a fast copy that does not block the host
         return x.to("cpu", copy=True).pin_memory() if pinned else x.to("cpu", copy=True)
 
     def block(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -103,7 +103,12 @@ class LongVideo:
     def resume(self, path: str | Path, settings: LongVideoSettings, height: int, width: int) -> int:
         """Start from the partial long video at ``path`` (written by a run with the same settings and size);
         returns how many segments it holds. Its last frames condition the next segment."""
-        frames = read_mp4(path)
+        if not Path(path).is_file():
+            raise InvalidInputError(f"resume_from {path} is not a file")
+        try:
+            frames = read_mp4(path)
+        except (OSError, RuntimeError, StopIteration) as exc:
+            raise InvalidInputError(f"resume_from {path} does not decode as a video: {exc}") from exc
         count, f, n = len(frames), settings.num_frames, settings.num_cond_frames
         if count and frames.shape[1:3] != (height, width):
             raise InvalidInputError(
@@ -115,12 +120,17 @@ class LongVideo:
                 f"resume_from {path} has {count} frames; a long video of num_frames={f} and num_cond_frames={n} "
                 f"has {f} + k*{f - n} frames (k finished continuations)"
             )
+        done = 1 + (count - f) // (f - n)
+        if done > settings.segments:
+            raise InvalidInputError(
+                f"resume_from {path} holds {done} segments, more than num_segments={settings.segments}"
+            )
         self.size = (width, height)
         self.previous = [Image.fromarray(x) for x in frames[-f:]]
         self.frames = list(frames)
         if self.writer is not None:
             self.writer.append_file(path)
-        return 1 + (count - f) // (f - n)
+        return done
 
     def next_clip(self) -> VideoClip:
         """The previous segment's frames, as the next continuation's input video."""

@@ -92,11 +92,19 @@ def test_cancel_keeps_segment_one_on_disk_and_resume_continues_it(tiny_pipe, two
     assert len(calls) == 1 and torch.equal(calls[0][1][:, :, 2:], whole_calls[1][1][:, :, 2:])  # the same noise
 
 
-def test_resume_refuses_another_size_or_frame_count(tiny_pipe, tmp_path):
+def test_resume_refuses_another_size_or_frame_count(tiny_pipe, two_segments, tmp_path):
     other = tmp_path / "other.mp4"
     write_mp4(np.zeros((9, 64, 96, 3), np.uint8), other)
     with pytest.raises(InvalidInputError, match=r"resume_from .* is 96x64; this long video is 48x32"):
         tiny_pipe.generate_long_video(IMG, "a cat", num_segments=2, resume_from=other, **SMALL)
+    with pytest.raises(InvalidInputError, match="resume_from .*missing.mp4 is not a file"):
+        tiny_pipe.generate_long_video(IMG, "a cat", resume_from=tmp_path / "missing.mp4", **SMALL)
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"no video")
+    with pytest.raises(InvalidInputError, match="does not decode as a video"):
+        tiny_pipe.generate_long_video(IMG, "a cat", resume_from=junk, **SMALL)
+    with pytest.raises(InvalidInputError, match="holds 2 segments, more than num_segments=1"):
+        tiny_pipe.generate_long_video(IMG, "a cat", num_segments=1, resume_from=two_segments[2], **SMALL)
     odd = tmp_path / "odd.mp4"
     write_mp4(np.zeros((11, 32, 48, 3), np.uint8), odd)
     with pytest.raises(InvalidInputError, match=r"has 11 frames; .* has 9 \+ k\*4 frames"):
