@@ -209,24 +209,28 @@ class LongCatDiT(nn.Module):
         self,
         hidden_states: torch.Tensor,
         timestep: torch.Tensor,
-        encoder_hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor | None,
         encoder_attention_mask: torch.Tensor | None = None,
         num_cond_latents: int = 0,
         cond_rope: str = "full",
         attention: str | bsa.BlockSparse = "dense",
         sp: SequenceParallel | None = None,
         kv_cache: KVCache | None = None,
+        fill_kv_cache: KVCache | None = None,
     ) -> torch.Tensor:
         """hidden_states [B, C, T, H, W]; timestep [B] or [B, T]; encoder_hidden_states [B, 1, L, C_text];
         encoder_attention_mask [B, L]. ``attention``: the self-attention, "dense" or "bsa" (block-sparse where
         the original applies it: more than one latent frame). ``sp``: this rank's sequence-parallel group, if
         any. ``kv_cache``: the conditioning frames' keys and values (cache.py); hidden_states are then the
-        noisy latents only, the frames after the cache's ``num_cond_latents``. Returns [B, C_out, T, H, W] in
-        float32."""
+        noisy latents only, the frames after the cache's ``num_cond_latents``. ``fill_kv_cache``: the
+        conditioning pass instead (``cache_conditioning``). Returns [B, C_out, T, H, W] in float32."""
         if kv_cache is not None and num_cond_latents != kv_cache.num_latents:
             raise ValueError(f"num_cond_latents={num_cond_latents} disagrees with the cache's {kv_cache.num_latents}")
-        text, text_mask = self._embed_text(encoder_hidden_states, encoder_attention_mask)
-        return self._run(hidden_states, timestep, text, text_mask, num_cond_latents, cond_rope, attention, sp, kv_cache)
+        text, text_mask = None, None
+        if encoder_hidden_states is not None:
+            text, text_mask = self._embed_text(encoder_hidden_states, encoder_attention_mask)
+        layout = (num_cond_latents, cond_rope, attention, sp, kv_cache, fill_kv_cache)
+        return self._run(hidden_states, timestep, text, text_mask, *layout)
 
     def cache_conditioning(
         self,
@@ -236,12 +240,13 @@ class LongCatDiT(nn.Module):
         attention: str | bsa.BlockSparse = "dense",
         sp: SequenceParallel | None = None,
     ) -> torch.Tensor:
-        """The conditioning pass: the clean latents [1, C, n, H, W] alone at t = 0 without cross-attention, each
-        block's pre-RoPE k, v stored in ``cache``; returns their velocity [1, C_out, n, H, W], which equals what
-        the full forward computes for them (they attend only to themselves there too)."""
+        """The conditioning pass: the clean latents [1, C, n, H, W] alone at t = 0 without cross-attention (no
+        text), each block's pre-RoPE k, v stored in ``cache``; returns their velocity [1, C_out, n, H, W], which
+        equals what the full forward computes for them (they attend only to themselves there too). It runs
+        through ``forward``, so module hooks see it as they see the original's cache call."""
         t = torch.zeros(cond_latents.shape[0], cond_latents.shape[2], device=cond_latents.device)
         n = cond_latents.shape[2]
-        return self._run(cond_latents, t, None, None, n, cond_rope, attention, sp, None, fill=cache)
+        return self(cond_latents, t, None, None, n, cond_rope, attention, sp, fill_kv_cache=cache)
 
     def _embed_text(
         self, encoder_hidden_states: torch.Tensor, encoder_attention_mask: torch.Tensor | None

@@ -61,7 +61,9 @@ def test_vc_case_every_step(parity_pipe, case):
     meta, ref = load_case(case)
     out, steps, outputs, caches = run_vc(parity_pipe, meta)
     tol = meta["tolerance"]
-    assert len(steps) == len(meta["timesteps"]) == len(outputs)
+    cache_pass = int(meta["use_kv_cache"])  # the conditioning pass is a DiT forward too: the first
+    assert len(steps) == len(meta["timesteps"]) == len(outputs) - cache_pass == meta["dit_calls"] - cache_pass
+    outputs = outputs[cache_pass:]
     for i, latents in enumerate(steps):
         torch.testing.assert_close(outputs[i], ref[f"dit_out_step{i}"], atol=1e-4, rtol=1e-4)
         torch.testing.assert_close(latents, ref[f"latents_step{i}"], atol=tol["latents_atol"], rtol=0)
