@@ -88,11 +88,38 @@ def _component(spec: FieldSpec) -> str:
     return "number" if spec.type in (int, float) else "textbox"
 
 
+def _lines(text: Any) -> Any:
+    """A textbox holding one entry per line → the list setting (blank lines dropped)."""
+    return tuple(line.strip() for line in text.splitlines() if line.strip()) if isinstance(text, str) else text
+
+
+TRI_STATE = {"auto": None, "on": True, "off": False}
+
+
+def _tri_state(choice: Any) -> Any:
+    return TRI_STATE.get(choice, choice)
+
+
 def _plain(spec: FieldSpec) -> dict[str, Any]:
-    """A setting nobody dressed yet: the component its type suggests, its help as the explanation."""
+    """A setting nobody dressed yet: the component its type suggests, its help as the explanation. A list of
+    text (e.g. one prompt per segment) is a textbox with one entry per line; an optional switch (None: the
+    setting decides) a radio of auto/on/off."""
+    label = spec.key.replace("_", " ").capitalize()
+    if spec.type is bool and spec.optional:
+        default = next(k for k, v in TRI_STATE.items() if v is spec.initial)
+        return {"component": "radio", "label": label, "info": spec.option.help, "default": default,
+                "choices": tuple(TRI_STATE), "to_setting": _tri_state}  # fmt: skip
+    if spec.type is tuple:
+        return {
+            "component": "textbox",
+            "label": label,
+            "info": f"{spec.option.help} (one per line)",
+            "default": "\n".join(spec.initial),
+            "to_setting": _lines,
+        }
     return {
         "component": _component(spec),
-        "label": spec.key.replace("_", " ").capitalize(),
+        "label": label,
         "info": spec.option.help,
         "default": spec.initial,
         "choices": spec.option.choices,

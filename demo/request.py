@@ -98,7 +98,7 @@ def _form_value(field: FormField, value: Any, kind: type, config: DemoConfig) ->
             raise InvalidInputError(f"{field.label} must be one of {', '.join(map(str, field.choices or ()))}, "
                                     f"got {value!r}.")  # fmt: skip
         return value
-    if kind is str:
+    if kind in (str, tuple):  # a list of text arrives as one text, one entry per line
         text = "" if value is None else value
         if not isinstance(text, str):
             raise InvalidInputError(f"{field.label} must be text, got {type(value).__name__}.")

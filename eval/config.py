@@ -8,6 +8,7 @@ and is checked by the settings themselves. The YAML files in ``conf/`` only name
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field, make_dataclass
 from enum import Enum
@@ -52,8 +53,11 @@ def schema(name: str, cls: type[Settings], skip: tuple[str, ...] = (), start: di
     for spec in specs_for(cls, "eval"):
         if spec.name in skip:
             continue
-        kind: Any = _choice_enum(spec) if spec.option.choices else spec.type
         default = start.get(spec.name, spec.initial)
+        if spec.type is tuple:  # a list of text: a mutable default needs a factory
+            entries.append((spec.key, list[spec.item], field(default_factory=functools.partial(list, default))))
+            continue
+        kind: Any = _choice_enum(spec) if spec.option.choices else spec.type
         if spec.option.choices and default not in (None, MISSING):
             default = kind[str(default)]
         hint = Optional[kind] if spec.optional else kind  # noqa: UP045 - OmegaConf needs typing.Optional here

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +19,13 @@ from .rope import apply_rope
 
 # attention(q, k, v) over [B, heads, N, D] tensors: ``attend`` here, or sequence parallel's Ulysses wrapper.
 AttentionFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class KVStore(Protocol):
+    """Where the conditioning pass puts each block's pre-RoPE keys and values (cache.KVCache)."""
+
+    def store(self, k: torch.Tensor, v: torch.Tensor) -> None: ...
+
 
 _HAS_FLASH_ATTN = importlib.util.find_spec("flash_attn") is not None
 
@@ -65,11 +73,23 @@ class SelfAttention(nn.Module):
         sin: torch.Tensor,
         num_cond_tokens: int,
         run: AttentionFn = attend,
+        cached: tuple[torch.Tensor, torch.Tensor] | None = None,
+        fill: KVStore | None = None,
     ) -> torch.Tensor:
-        """x [B, N, C] (N local tokens under sequence parallel, where ``run`` is its Ulysses attention) → [B, N, C]."""
+        """x [B, N, C] (N local tokens under sequence parallel, where ``run`` is its Ulysses attention) → [B, N, C].
+        ``fill``: store this block's k, v before RoPE (the conditioning pass). ``cached``: the conditioning tokens'
+        pre-RoPE (k, v) [1, heads, Nc, D], put in front of x's own; cos/sin then cover Nc + N tokens."""
         b, n, c = x.shape
         q, k, v = self.qkv(x).view(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
         q, k = self.q_norm(q), self.k_norm(k)
+        if fill is not None:
+            fill.store(k, v)
+        if cached is not None:
+            nc = cached[0].shape[2]
+            k = torch.cat([cached[0].expand(b, -1, -1, -1), k], dim=2)
+            v = torch.cat([cached[1].expand(b, -1, -1, -1), v], dim=2)
+            out = run(apply_rope(q, cos[nc:], sin[nc:]).contiguous(), apply_rope(k, cos, sin), v)
+            return self.proj(out.transpose(1, 2).reshape(b, n, c))
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         if num_cond_tokens > 0:
             nc = num_cond_tokens

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import defaults
 from .cli_args import add_settings_arguments, given, settings_from_args
+from .cli_long import add_long_commands
 from .errors import InvalidInputError, LongCatError
 from .layouts import LAYOUTS
 from .plan_command import add_plan_command, run_plan
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="longcat-i2v", description="LongCat-Video image-to-video")
     sub = parser.add_subparsers(dest="command", required=True)
     _generate_parser(sub)
+    parser.set_defaults(more=add_long_commands(sub))  # continue, long
     tiny = sub.add_parser("make-tiny", help="write the deterministic tiny random-weight checkpoint to DIR")
     tiny.add_argument("dir", type=Path)
     convert = sub.add_parser(
@@ -124,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"generate": _cmd_generate, "make-tiny": _cmd_make_tiny, "convert": _cmd_convert, "plan": run_plan}
+    handlers.update(args.more)  # continue, long
     try:
         return handlers[args.command](args)
     except (LongCatError, FileExistsError) as exc:

@@ -31,6 +31,9 @@ def add_settings_arguments(parser: argparse.ArgumentParser, cls: type[Settings],
         help_text = spec.option.help + _default_note(spec)
         if spec.type is bool:
             group.add_argument(flag(spec), dest=spec.name, action=argparse.BooleanOptionalAction, help=help_text)
+        elif spec.type is tuple:  # a list: each use of the flag adds one entry
+            help_text += " (repeat the flag for several)"
+            group.add_argument(flag(spec), dest=spec.name, action="append", help=help_text, metavar=_metavar(spec))
         else:
             choices = None if spec.option.choices is None else [str(c) for c in spec.option.choices]
             group.add_argument(flag(spec), dest=spec.name, choices=choices, help=help_text, metavar=_metavar(spec))
@@ -38,7 +41,7 @@ def add_settings_arguments(parser: argparse.ArgumentParser, cls: type[Settings],
 
 def _default_note(spec: FieldSpec) -> str:
     initial = spec.initial
-    if initial in (None, False, "") or spec.type is bool:
+    if initial in (None, False, "", ()) or spec.type is bool:
         return ""
     shown = f"{initial[:40]}..." if isinstance(initial, str) and len(initial) > 40 else initial
     return f" (default: {shown!r})" if isinstance(shown, str) else f" (default: {shown})"

@@ -76,13 +76,16 @@ def randn(
 
 
 @torch.no_grad()
-def encode_condition(vae, pixels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """VAE posterior sample of the image (mean + std·ε, not the mode), normalized: [1, 16, 1, h, w].
-    ε is drawn in the VAE's dtype, as diffusers' ``DiagonalGaussianDistribution.sample`` draws it."""
+def encode_condition(
+    vae, pixels: torch.Tensor, generator: torch.Generator, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """VAE posterior sample of the image or clip (mean + std·ε, not the mode), normalized in ``dtype``:
+    [1, 16, n, h, w]. ε is drawn in the VAE's dtype, as diffusers' ``DiagonalGaussianDistribution.sample``
+    draws it."""
     device = next(vae.parameters()).device
     dist = vae.encode(pixels.to(device, vae.dtype)).latent_dist
     eps = randn(tuple(dist.mean.shape), generator, device, dist.mean.dtype)
-    return normalize((dist.mean + dist.std * eps).float(), vae)
+    return normalize((dist.mean + dist.std * eps).to(dtype), vae)
 
 
 def latent_shape(num_frames: int, height: int, width: int, channels: int = 16) -> tuple[int, int, int, int, int]:
@@ -98,19 +101,21 @@ def prepare_latents(
     device: torch.device | str,
     channels: int = 16,
     latents: torch.Tensor | None = None,
+    dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     """The first DiT input as the original computes it: the noise drawn first, then the conditioning frames' VAE
-    posterior sample (normalized) in front, both from ``generator``. Given ``latents`` replace the noise (nothing
-    is drawn for them), as the original's ``latents=`` argument does."""
+    posterior sample (normalized) in front, both from ``generator``, in ``dtype`` (image-to-video float32;
+    continuation the DiT's, as the original). Given ``latents`` replace the noise (nothing is drawn for them),
+    as the original's ``latents=`` argument does."""
     _, _, _, height, width = pixels.shape
     shape = latent_shape(num_frames, height, width, channels)
     if latents is None:
-        noise = randn(shape, generator, device)
+        noise = randn(shape, generator, device, dtype)
     elif tuple(latents.shape) != shape:
         raise InvalidInputError(f"latents must have shape {list(shape)} for these settings, got {list(latents.shape)}")
     else:
-        noise = latents.to(device, torch.float32)
-    return place_condition(noise, encode_condition(vae, pixels, generator))
+        noise = latents.to(device, dtype)
+    return place_condition(noise, encode_condition(vae, pixels, generator, dtype))
 
 
 def place_condition(noise: torch.Tensor, cond_latent: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     import torch
 
 NUM_FRAMES = 93
+NUM_COND_FRAMES = 13  # video continuation: the input's last frames that condition the new ones
 RESOLUTION = "480p"
 RESOLUTIONS = ("480p", "720p")
 STEPS = 50
@@ -39,6 +40,10 @@ MAX_IMAGE_BYTES = 50 * 1024 * 1024
 URL_TIMEOUT_S = 20.0  # one deadline for the whole fetch of an image URL, redirects included
 URL_MAX_REDIRECTS = 5
 MAX_PROMPT_CHARS = 4000
+# Input video limits (continuation): file size, decoded frames, pixels per frame.
+MAX_VIDEO_BYTES = 2 * 1024**3
+MAX_VIDEO_FRAMES = 20_000
+MAX_VIDEO_FRAME_PIXELS = 7680 * 4320
 
 
 def steps_for(distill: bool) -> int:

@@ -1,7 +1,8 @@
 """The denoising loop as small pure functions: CFG-zero guidance and the selective Euler step.
 
 Only the frames after the conditioning ones are stepped; the conditioning latent stays exactly the
-image latent throughout.
+image latent throughout. The model decides what it runs (all frames, or the noisy ones on a K/V cache, see
+cache.py) and returns the velocity over the frames CFG-zero's scale covers, the noisy frames last.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from .finite import check_finite_output
 from .schedule import frame_timesteps
 
 StepCallback = Callable[[int, int, torch.Tensor], None]
-# model(latent_input [B', C, T, h, w], timestep [B', T]) -> velocity [B', C, T, h, w]
+# model(latent_input [B', C, T, h, w], timestep [B', T]) -> velocity [B', C, T', h, w], T' <= T: the last
+# T − num_cond frames are the noisy frames' (T' = T: every frame's, as the original's uncached forward)
 ModelFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -59,7 +61,8 @@ def denoise(
         if i == 0:  # broken weights or an overflowing dtype show at once, not as a video of NaNs at the end
             check_finite_output(pred, "DiT", step=0)
         # The original negates the velocity for the scheduler: x ← x + (σ_next − σ)·(−v).
-        stepped = scheduler.step(-pred[:, :, num_cond:], t, latents[:, :, num_cond:], return_dict=False)[0]
+        noisy = pred[:, :, pred.shape[2] - (latents.shape[2] - num_cond) :]
+        stepped = scheduler.step(-noisy, t, latents[:, :, num_cond:], return_dict=False)[0]
         latents[:, :, num_cond:] = stepped
         if callback is not None:
             callback(i, total, latents)

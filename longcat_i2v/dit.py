@@ -18,11 +18,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import bsa
-from .attention import AttentionFn, CrossAttention, SelfAttention, attend
+from .attention import AttentionFn, CrossAttention, KVStore, SelfAttention, attend
 from .errors import InvalidInputError
 from .rope import rope_cos_sin
 
 if TYPE_CHECKING:
+    from .cache import KVCache
     from .parallel import SequenceParallel, Tiling
 
 # Module name patterns whose parameters stay float32 whatever the model dtype.
@@ -150,17 +151,22 @@ class Block(nn.Module):
         rope: tuple[torch.Tensor, torch.Tensor],
         num_cond_tokens: int,
         run: AttentionFn,
+        cached: tuple[torch.Tensor, torch.Tensor] | None = None,
+        fill: KVStore | None = None,
     ) -> torch.Tensor:
+        """``cached``: the conditioning tokens' pre-RoPE (k, v) in front of x's own; ``fill``: store x's.
+        ``text`` None: no cross-attention (the conditioning pass)."""
         b, n, c = x.shape
         t = temb.shape[1]
         dtype = x.dtype
         shift_a, scale_a, gate_a, shift_f, scale_f, gate_f = self.adaLN_modulation(temb).unsqueeze(2).chunk(6, -1)
 
         h = modulate(x.view(b, t, -1, c), self.mod_norm_attn, shift_a, scale_a).view(b, n, c)
-        h = self.attn(h, *rope, num_cond_tokens, run)
+        h = self.attn(h, *rope, num_cond_tokens, run, cached, fill)
         x = (x + (gate_a * h.view(b, t, -1, c)).view(b, n, c)).to(dtype)
 
-        x = x + self.cross_attn(layer_norm_fp32(x, self.pre_crs_attn_norm), text, text_mask, num_cond_tokens)
+        if text is not None:
+            x = x + self.cross_attn(layer_norm_fp32(x, self.pre_crs_attn_norm), text, text_mask, num_cond_tokens)
 
         h = self.ffn(modulate(x.view(b, t, -1, c), self.mod_norm_ffn, shift_f, scale_f).view(b, n, c))
         return (x + (gate_f * h.view(b, t, -1, c)).view(b, n, c)).to(dtype)
@@ -205,26 +211,81 @@ class LongCatDiT(nn.Module):
         self,
         hidden_states: torch.Tensor,
         timestep: torch.Tensor,
-        encoder_hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor | None,
         encoder_attention_mask: torch.Tensor | None = None,
         num_cond_latents: int = 0,
         cond_rope: str = "full",
         attention: str | bsa.BlockSparse = "dense",
         sp: SequenceParallel | None = None,
+        kv_cache: KVCache | None = None,
+        fill_kv_cache: KVCache | None = None,
     ) -> torch.Tensor:
         """hidden_states [B, C, T, H, W]; timestep [B] or [B, T]; encoder_hidden_states [B, 1, L, C_text];
         encoder_attention_mask [B, L]. ``attention``: the self-attention, "dense" or "bsa" (block-sparse where
         the original applies it: more than one latent frame). ``sp``: this rank's sequence-parallel group, if
-        any. Returns [B, C_out, T, H, W] in float32."""
+        any. ``kv_cache``: the conditioning frames' keys and values (cache.py); hidden_states are then the
+        noisy latents only, the frames after the cache's ``num_cond_latents``. ``fill_kv_cache``: the
+        conditioning pass instead (``cache_conditioning``). Returns [B, C_out, T, H, W] in float32."""
+        if kv_cache is not None and num_cond_latents != kv_cache.num_latents:
+            raise ValueError(f"num_cond_latents={num_cond_latents} disagrees with the cache's {kv_cache.num_latents}")
+        text, text_mask = None, None
+        if encoder_hidden_states is not None:
+            text, text_mask = self._embed_text(encoder_hidden_states, encoder_attention_mask)
+        layout = (num_cond_latents, cond_rope, attention, sp, kv_cache, fill_kv_cache)
+        return self._run(hidden_states, timestep, text, text_mask, *layout)
+
+    def cache_conditioning(
+        self,
+        cond_latents: torch.Tensor,
+        cache: KVCache,
+        cond_rope: str = "full",
+        attention: str | bsa.BlockSparse = "dense",
+        sp: SequenceParallel | None = None,
+    ) -> torch.Tensor:
+        """The conditioning pass: the clean latents [1, C, n, H, W] alone at t = 0 without cross-attention (no
+        text), each block's pre-RoPE k, v stored in ``cache``; returns their velocity [1, C_out, n, H, W], which
+        equals what the full forward computes for them (they attend only to themselves there too). It runs
+        through ``forward``, so module hooks see it as they see the original's cache call."""
+        t = torch.zeros(cond_latents.shape[0], cond_latents.shape[2], device=cond_latents.device)
+        n = cond_latents.shape[2]
+        return self(cond_latents, t, None, None, n, cond_rope, attention, sp, fill_kv_cache=cache)
+
+    def _embed_text(
+        self, encoder_hidden_states: torch.Tensor, encoder_attention_mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        text = self.y_embedder(encoder_hidden_states.to(self.dtype)).squeeze(1)
+        if self.config.text_tokens_zero_pad and encoder_attention_mask is not None:
+            # Padded positions become zero vectors that still take part in cross-attention.
+            return text * encoder_attention_mask[:, :, None].to(text.dtype), None
+        return text, encoder_attention_mask
+
+    def _run(
+        self,
+        hidden_states: torch.Tensor,
+        timestep: torch.Tensor,
+        text: torch.Tensor | None,
+        text_mask: torch.Tensor | None,
+        num_cond_latents: int,
+        cond_rope: str,
+        attention: str | bsa.BlockSparse,
+        sp: SequenceParallel | None,
+        kv_cache: KVCache | None,
+        fill: KVCache | None = None,
+    ) -> torch.Tensor:
+        """The forward on embedded text (None: no cross-attention). Three layouts: all frames, the conditioning
+        ones first (no cache); the noisy frames after a ``kv_cache``; the conditioning frames alone, filling
+        ``fill``."""
         cfg = self.config
         b, _, t, h, w = hidden_states.shape
         _, ph, pw = cfg.patch_size
         if h % ph or w % pw:
             raise ValueError(f"latent height/width {h}x{w} must be multiples of the patch size {ph}x{pw}")
-        grid = (t, h // ph, w // pw)
+        grid = (t, h // ph, w // pw)  # the tokens computed here
+        cached = 0 if kv_cache is None else kv_cache.num_latents
+        full = (cached + t, *grid[1:])  # the grid they sit in: RoPE positions, BSA geometry
         mode = bsa.attention_mode(attention)
-        if mode is not None and t > 1:
-            bsa.check_layout(grid, num_cond_latents, self._bsa_params(mode), cfg.hidden_size // cfg.num_heads)
+        if mode is not None and full[0] > 1:
+            bsa.check_layout(full, num_cond_latents, self._bsa_params(mode), cfg.hidden_size // cfg.num_heads)
         if timestep.dim() == 1:
             timestep = timestep[:, None].expand(-1, t)
         dtype = self.dtype
@@ -232,22 +293,20 @@ class LongCatDiT(nn.Module):
         x = self.x_embedder(hidden_states.to(dtype))
         # The original rounds t to the DiT dtype before embedding it in float32.
         temb = self.t_embedder(timestep.to(dtype).float().flatten()).reshape(b, t, -1)
-        text = self.y_embedder(encoder_hidden_states.to(dtype)).squeeze(1)
-        text_mask = encoder_attention_mask
-        if cfg.text_tokens_zero_pad and text_mask is not None:
-            # Padded positions become zero vectors that still take part in cross-attention.
-            text = text * text_mask[:, :, None].to(text.dtype)
-            text_mask = None
 
         head_dim = cfg.hidden_size // cfg.num_heads
-        cos, sin = rope_cos_sin(grid, head_dim, num_cond_latents, cond_rope, device=x.device)
+        cos, sin = rope_cos_sin(full, head_dim, num_cond_latents, cond_rope, device=x.device)
         tiling = None
         if sp is not None:
-            x, cos, sin, tiling = sp.shard(x, cos, sin, grid)
-        num_cond_tokens = num_cond_latents * (x.shape[1] // t)
-        run = self._self_attention(mode, grid, sp, tiling)
-        for block in self.blocks:
-            x = block(x, text, text_mask, temb, (cos, sin), num_cond_tokens, run)
+            tiling = sp.tiling(grid)
+            x, cos, sin = sp.tile(x, tiling), sp.tile(cos, sp.tiling(full)), sp.tile(sin, sp.tiling(full))
+        # Tokens of the conditioning frames among this call's: none when they are cached or are all there is.
+        split = 0 if kv_cache is not None or fill is not None else num_cond_latents
+        num_cond_tokens = split * (x.shape[1] // t)
+        run = self._self_attention(mode, full, sp, sp.tiling(full) if sp is not None else None)
+        for i, block in enumerate(self.blocks):
+            cache = None if kv_cache is None else kv_cache.block(i)
+            x = block(x, text, text_mask, temb, (cos, sin), num_cond_tokens, run, cache, fill)
         x = self.final_layer(x, temb)
         if sp is not None and tiling is not None:
             x = sp.gather(x, tiling)

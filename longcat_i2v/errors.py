@@ -49,3 +49,7 @@ class MissingDependencyError(LongCatError, ImportError):
 
 class QuantizationError(LongCatError, ValueError):
     """A quantization mode the model, its dtype or its device cannot take."""
+
+
+class VideoInputError(InvalidInputError):
+    """The input video cannot be read, is not a video, is empty, too short or too large."""

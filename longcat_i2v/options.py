@@ -79,10 +79,11 @@ class FieldSpec:
     """A settings field as the front ends see it."""
 
     name: str
-    type: type  # the non-None type: bool, int, float or str
+    type: type  # the non-None type: bool, int, float, str, or tuple for a list of ``item``
     optional: bool
     default: Any
     option: Option
+    item: type | None = None  # the element type of a tuple field (str): e.g. one prompt per segment
 
     @property
     def key(self) -> str:
@@ -104,6 +105,8 @@ class FieldSpec:
             return "true or false"
         if self.type is str:
             return "text"
+        if self.type is tuple:
+            return "a list of text"
         noun = {"int": "an integer", "float": "a finite number"}[self.type.__name__]
         if o.multiple_of:
             return f"a positive multiple of {o.multiple_of}" + (f" up to {_num(o.maximum)}" if o.maximum else "")
@@ -122,6 +125,12 @@ class FieldSpec:
             return
         if not _is_type(value, self.type):
             raise invalid(self.name, value, self.allowed())
+        if self.type is tuple:
+            for item in value:
+                if not _is_type(item, self.item):
+                    raise invalid(self.name, value, self.allowed())
+                _check_text(self.name, item)
+            return
         o = self.option
         if o.choices is not None and value not in o.choices:
             raise invalid(self.name, value, self.allowed())
@@ -140,9 +149,11 @@ class FieldSpec:
     def parse(self, value: Any) -> Any:
         """A value from a form, a JSON file or a command line, in the field's type (checked by ``check``).
         Integers may arrive as 5.0 or "5"; booleans only as booleans or the words true/false; empty means
-        None for optional fields."""
+        None for optional fields; a list field takes a list (or one text, as a list of one)."""
         if value is None or (self.optional and value == ""):
             return None
+        if self.type is tuple:
+            return (value,) if isinstance(value, str) else tuple(value) if isinstance(value, list | tuple) else value
         if self.type is bool:
             if isinstance(value, str) and value.strip().lower() in ("true", "false"):
                 return value.strip().lower() == "true"
@@ -203,8 +214,19 @@ def _read_specs(cls: type) -> tuple[FieldSpec, ...]:
         if "option" not in f.metadata:
             continue
         kind, optional = _unwrap(hints[f.name])
-        specs.append(FieldSpec(f.name, kind, optional, f.default, f.metadata["option"]))
+        kind, item = _list_of(kind)
+        specs.append(FieldSpec(f.name, kind, optional, f.default, f.metadata["option"], item))
     return tuple(specs)
+
+
+def _list_of(hint: Any) -> tuple[type, type | None]:
+    """``tuple[str, ...]`` → (tuple, str); any other hint → (hint, None)."""
+    if typing.get_origin(hint) is not tuple:
+        return hint, None
+    args = typing.get_args(hint)
+    if len(args) != 2 or args[1] is not Ellipsis or args[0] is not str:
+        raise TypeError(f"list settings fields must be tuple[str, ...], got {hint}")
+    return tuple, str
 
 
 def _unwrap(hint: Any) -> tuple[type, bool]:
@@ -223,6 +245,8 @@ class Settings:
 
     def __post_init__(self) -> None:
         for spec in field_specs(type(self)):
+            if spec.type is tuple and isinstance(getattr(self, spec.name), list):  # frozen: stored as a tuple
+                object.__setattr__(self, spec.name, tuple(getattr(self, spec.name)))
             spec.check(getattr(self, spec.name))
         self.check_together()
 
@@ -286,7 +310,8 @@ def keyword_defaults(method, cls: type) -> dict[str, object]:
 def settings_from_call(cls, settings, passed: dict[str, object], keyword_defaults: dict[str, object]):
     """Settings from the keyword arguments, or ``settings`` itself; both at once only for the prompt."""
     if settings is None:
-        return cls(**{k: ("" if k == "prompt" and v is None else v) for k, v in passed.items()})
+        empty = cls.__dataclass_fields__["prompt"].default  # no prompt: "" (or no prompts, for a list)
+        return cls(**{k: (empty if k == "prompt" and v is None else v) for k, v in passed.items()})
     if not isinstance(settings, cls):
         raise InvalidInputError(f"settings must be a {cls.__name__}, got {type(settings).__name__}")
     extra = {k: v for k, v in passed.items() if k != "prompt" and v != keyword_defaults[k]}

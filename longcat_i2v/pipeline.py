@@ -17,14 +17,15 @@ from .checkpoint import load_components
 from .denoise import StepCallback, denoise
 from .errors import InvalidInputError
 from .images import ImageLike, load_image
+from .long_video import LongVideoGeneration
 from .options import keyword_defaults, settings_from_call
 from .parallel import setup_parallel
 from .progress import Progress, ProgressFn
 from .schedule import set_schedule
 from .seeds import make_generator
-from .settings import I2VSettings, RuntimeSettings, SamplingSettings
-from .stages import PipelineStages
+from .settings import ContinuationSettings, I2VSettings, RuntimeSettings, SamplingSettings
 from .tiny import ensure_tiny_checkpoint
+from .video_input import VideoClip, VideoLike, clip_to_pixels, load_clip
 
 I2V_COND_LATENTS = 1  # image-to-video conditions on one latent frame: the image
 
@@ -54,8 +55,9 @@ class GenerationOutput:
         return self.frames.shape[2]
 
 
-class LongCatI2V(PipelineStages):
-    """LongCat-Video image-to-video, computing what the original ``generate_i2v`` computes."""
+class LongCatI2V(LongVideoGeneration):
+    """LongCat-Video image-to-video, video continuation and long videos, computing what the original
+    ``generate_i2v`` and ``generate_vc`` compute (long videos: long_video.py)."""
 
     @classmethod
     def from_pretrained(
@@ -96,6 +98,7 @@ class LongCatI2V(PipelineStages):
         max_sequence_length: int = defaults.MAX_SEQUENCE_LENGTH,
         callback: StepCallback | None = None,
         image_path: ImageLike | None = None,
+        use_kv_cache: bool = True,
         latents: torch.Tensor | None = None,
         settings: I2VSettings | None = None,
         progress: ProgressFn | None = None,
@@ -113,6 +116,8 @@ class LongCatI2V(PipelineStages):
             seed / generator: a CPU generator is seeded with ``seed`` (random when both are None); ``generator``
                 is used exactly as the original uses it (the noise first, then the image's posterior sample).
             distill: the cfg_step LoRA, on for this call only. cond_rope: "full" (the original) or "skip".
+            use_kv_cache: the image frame's keys, values and velocity computed once, not at every step (the
+                same result, the conditioning tokens' share of each step saved; cache.py).
             callback: ``callback(step, total, latents)`` after each step; raising GenerationCancelled stops.
             latents: start from these [1, 16, T, H/8, W/8] latents instead of drawing the noise (the image's
                 latent is still placed in frame 0, as the original's ``latents=`` does).
@@ -154,10 +159,10 @@ class LongCatI2V(PipelineStages):
         pixels = conditioning.image_to_pixels(image, height, width)
         latents = self.prepare_latents(pixels, settings.num_frames, generator, latents)
         latents, text, text_mask = self.parallel.share(latents, text, text_mask)
-        # 6. Denoise: masked timesteps for the conditioning frame, CFG-zero, step only the noisy frames.
-        model = self.model(text, text_mask, num_cond_latents=I2V_COND_LATENTS, cond_rope=settings.cond_rope)
-        lora = defaults.DISTILL_LORA_NAME if settings.distill else None
-        with self.lora_enabled(lora):
+        # 6. Denoise: masked timesteps for the conditioning frame, CFG-zero over all frames, step only the noisy
+        # ones; with the cache the image frame's keys, values and velocity are computed once (the same result).
+        with self.lora_enabled(_lora(settings)):
+            model = self.denoiser(text, text_mask, latents, I2V_COND_LATENTS, settings.cond_rope, settings.use_kv_cache)
             latents = denoise(
                 model, latents, self.components.scheduler, timesteps, settings.guidance, I2V_COND_LATENTS, on_step
             )
@@ -167,9 +172,109 @@ class LongCatI2V(PipelineStages):
         cond_image = conditioning.pixels_to_image(pixels)
         return GenerationOutput(frames, latents, seed, cond_image, image.size, settings.fps, used)
 
+    # Video continuation ----------------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def generate_continuation(
+        self,
+        prompt: str | None = None,
+        video: VideoLike | VideoClip | None = None,
+        negative_prompt: str | None = None,
+        num_frames: int = defaults.NUM_FRAMES,
+        num_cond_frames: int = defaults.NUM_COND_FRAMES,
+        resolution: str = defaults.RESOLUTION,
+        height: int | None = None,
+        width: int | None = None,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+        distill: bool = False,
+        enhance_hf: bool | None = None,
+        use_kv_cache: bool = True,
+        offload_kv_cache: bool = False,
+        cond_rope: str = defaults.COND_ROPE,
+        max_sequence_length: int = defaults.MAX_SEQUENCE_LENGTH,
+        callback: StepCallback | None = None,
+        settings: ContinuationSettings | None = None,
+        progress: ProgressFn | None = None,
+    ) -> GenerationOutput:
+        """Continue ``video``: ``num_frames`` frames whose first ``num_cond_frames`` are its last frames
+        re-decoded (as the original's ``generate_vc`` returns them), the rest new.
+
+        Args:
+            video: a video file (brought to 15 fps: every round(fps/15)-th frame), PIL images, or an array
+                [F, H, W, 3] of uint8 or floats in [0, 1] (or ``video_input.load_clip``'s clip of one); its
+                frame 0 picks the size bucket.
+            num_cond_frames: 4k+1 frames, fewer than ``num_frames``, encoded to 1 + (n−1)/4 latents.
+            enhance_hf: the original's high-frequency schedule (None: on unless ``distill``).
+            use_kv_cache: the conditioning frames' keys/values once, the steps on the new frames only (the
+                original's default; with CFG, guidance is then scaled over the new frames only, as there).
+            offload_kv_cache: that cache in CPU memory, brought to the device block by block.
+            The other arguments are ``generate_video``'s; ``settings``: all of them as ``ContinuationSettings``.
+        """
+        # 1. Settings, then the input clip: frame 0 and the last num_cond_frames frames at 15 fps.
+        passed = {k: v for k, v in locals().items() if k in _VC_KEYWORDS}
+        settings = settings_from_call(ContinuationSettings, settings, passed, _VC_DEFAULTS)
+        if video is None:
+            raise InvalidInputError("an input video is required (video= file path, PIL images or frames array)")
+        clip = video if isinstance(video, VideoClip) else load_clip(video, settings.num_cond_frames)
+        if len(clip.last) != settings.num_cond_frames:
+            held = len(clip.last)
+            raise InvalidInputError(f"the clip holds {held} frames, not num_cond_frames={settings.num_cond_frames}")
+        with self.exclusive():
+            return self._continuation(settings, clip, generator, self.step_callback(callback, progress), progress)
+
+    def _continuation(
+        self,
+        settings: ContinuationSettings,
+        clip: VideoClip,
+        generator: torch.Generator | None,
+        on_step: StepCallback | None,
+        progress: ProgressFn | None,
+    ) -> GenerationOutput:
+        self.report(progress, Progress("encoding", 0, 1))
+        generator, seed = make_generator(settings.seed, generator, self.parallel, self.device)
+        # 2. Size: the bucket closest to the video's frame 0, or the explicit size.
+        height, width = conditioning.resolve_size(clip.first, settings.resolution, settings.height, settings.width)
+        self.parallel.check_size(height, width)
+        # 3. Prompt embeddings; 4. timesteps, with the enhance_hf tail when asked.
+        text, text_mask = self.encode_text(
+            settings.prompt, settings.negative_prompt, settings.use_cfg, settings.max_sequence_length
+        )
+        scheduler = self.components.scheduler
+        timesteps = set_schedule(scheduler, settings.steps, settings.distill, self.device, settings.hf_tail)
+        # 5. Latents in the DiT dtype, as the original: the noise, then the clip's posterior sample in front. The
+        # original's cached path steps them in float32 (the scheduler's output), the uncached one in place.
+        n = settings.num_cond_latents
+        pixels = clip_to_pixels(clip.last, height, width)
+        latents = self.prepare_latents(pixels, settings.num_frames, generator, dtype=self.dit.dtype)
+        latents = latents.float() if settings.use_kv_cache else latents
+        latents, text, text_mask = self.parallel.share(latents, text, text_mask)
+        # 6. Denoise the frames after the conditioning ones; CFG-zero over what the model returns (with the cache
+        # the new frames only, without it all frames: the original's two modes).
+        with self.lora_enabled(_lora(settings)):
+            model = self.denoiser(
+                text, text_mask, latents, n, settings.cond_rope, settings.use_kv_cache, settings.offload_kv_cache,
+                with_cond_velocity=False,
+            )  # fmt: skip
+            latents = denoise(model, latents, scheduler, timesteps, settings.guidance, n, on_step)
+        # 7. Decode every frame, the conditioning ones included.
+        frames = self.decode(latents, progress)
+        used = settings.resolved().replace(seed=seed)
+        cond_image = conditioning.pixels_to_image(pixels[:, :, -1:])
+        return GenerationOutput(frames, latents.float(), seed, cond_image, clip.size, settings.fps, used)
+
+
+def _lora(settings: SamplingSettings) -> str | None:
+    """The LoRA a generation runs with: the distill one, or none."""
+    return defaults.DISTILL_LORA_NAME if settings.distill else None
+
 
 _I2V_DEFAULTS = keyword_defaults(LongCatI2V.generate_video, I2VSettings)
 _I2V_KEYWORDS = frozenset(_I2V_DEFAULTS)
+_VC_DEFAULTS = keyword_defaults(LongCatI2V.generate_continuation, ContinuationSettings)
+_VC_KEYWORDS = frozenset(_VC_DEFAULTS)
 
 
 def load_pipeline(

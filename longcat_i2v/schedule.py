@@ -11,6 +11,8 @@ from .defaults import DISTILL_GRID
 from .errors import InvalidInputError
 
 NUM_TRAIN_TIMESTEPS = 1000
+HF_TAIL_START = 500  # enhance_hf: uniform steps below this timestep ...
+HF_TAIL_STEPS = 10  # ... this many of them
 
 
 def input_sigmas(steps: int, distill: bool = False) -> torch.Tensor:
@@ -27,10 +29,25 @@ def input_sigmas(steps: int, distill: bool = False) -> torch.Tensor:
     return (torch.flip(grid.long(), [0])[picks].float() / NUM_TRAIN_TIMESTEPS).to(torch.float32)
 
 
-def set_schedule(scheduler, steps: int, distill: bool, device: torch.device | str = "cpu") -> torch.Tensor:
-    """Configure the scheduler (shift from its config, terminal 0 appended) and return its timesteps."""
+def set_schedule(
+    scheduler, steps: int, distill: bool, device: torch.device | str = "cpu", enhance_hf: bool = False
+) -> torch.Tensor:
+    """Configure the scheduler (shift from its config, terminal 0 appended) and return its timesteps;
+    ``enhance_hf``: then the continuation's high-frequency tail (``enhance_hf_tail``)."""
     scheduler.set_timesteps(steps, sigmas=input_sigmas(steps, distill).tolist(), device=device)
-    return scheduler.timesteps
+    return enhance_hf_tail(scheduler) if enhance_hf else scheduler.timesteps
+
+
+def enhance_hf_tail(scheduler) -> torch.Tensor:
+    """The original ``generate_vc``'s enhance_hf rewrite of a set schedule: the shifted timesteps above 500,
+    then ten unshifted uniform ones 500, 450, ..., 50 (float32), sigmas = timesteps / 1000 and a final 0; so
+    ``steps`` become #(shifted t > 500) + 10 DiT calls (50 → 56), the last from σ 0.05 to 0."""
+    kept = scheduler.timesteps[scheduler.timesteps > HF_TAIL_START]
+    tail = np.linspace(HF_TAIL_START, 0, HF_TAIL_STEPS, endpoint=False, dtype=np.float32)
+    timesteps = torch.cat([kept, torch.from_numpy(tail).to(kept.device)])
+    scheduler.timesteps = timesteps
+    scheduler.sigmas = torch.cat([timesteps / NUM_TRAIN_TIMESTEPS, torch.zeros(1, device=timesteps.device)])
+    return timesteps
 
 
 def frame_timesteps(t: torch.Tensor, batch: int, num_latent_frames: int, num_cond_latents: int = 1) -> torch.Tensor:

@@ -107,6 +107,106 @@ class I2VSettings(SamplingSettings):
     resize_to_input: bool = option(
         False, "resize the video back to the input image size (bicubic, even sides)", output=True, front_ends=("cli",)
     )
+    use_kv_cache: bool = option(
+        True,
+        "compute the image frame's keys/values and velocity once instead of at every step (same result, faster)",
+        key="kv_cache",
+        front_ends=("cli", "eval"),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContinuationSettings(SamplingSettings):
+    """Video continuation: ``num_frames`` frames whose first ``num_cond_frames`` are the input video's last ones."""
+
+    num_frames: int = option(defaults.NUM_FRAMES, "frames of the clip, conditioning frames included, 4k+1",
+                             four_k_plus_one=True, maximum=1001)  # fmt: skip
+    num_cond_frames: int = option(
+        defaults.NUM_COND_FRAMES,
+        "the input's last frames that condition the new ones, 4k+1 (the VAE encodes 1 + (n-1)/4 latents; with "
+        "other counts the original silently drops the newest frames)",
+        four_k_plus_one=True,
+        maximum=1001,
+    )
+    enhance_hf: bool | None = option(
+        None,
+        "the original's high-frequency schedule: the shifted steps above t=500, then ten uniform steps 500, 450, "
+        "..., 50 (50 steps make 56 DiT calls). None: on, unless distill (the original refuses both)",
+    )
+    use_kv_cache: bool = option(
+        True,
+        "compute the conditioning frames' keys/values once and run the steps on the new frames only (the "
+        "original's default; with CFG it scales the guidance over the new frames only, so it differs from off)",
+        key="kv_cache",
+    )
+    offload_kv_cache: bool = option(False, "keep that cache in CPU memory, bringing it to the device block by block")
+
+    def check_together(self) -> None:
+        super().check_together()
+        if self.num_cond_frames >= self.num_frames:
+            raise SettingsError(
+                ("num_cond_frames", "num_frames"),
+                f"{{num_cond_frames}}={self.num_cond_frames} is invalid: must be less than "
+                f"{{num_frames}}={self.num_frames} (the clip holds the conditioning frames and the new ones)",
+                self.num_cond_frames,
+            )
+        if self.distill and self.enhance_hf:
+            raise SettingsError(
+                ("enhance_hf", "distill"),
+                "{enhance_hf} cannot be used with {distill} (the original refuses the combination); turn one off",
+                True,
+            )
+
+    @property
+    def hf_tail(self) -> bool:
+        """Whether the enhance_hf schedule runs, the default resolved."""
+        return not self.distill if self.enhance_hf is None else self.enhance_hf
+
+    @property
+    def num_cond_latents(self) -> int:
+        """Latent frames the conditioning frames encode to."""
+        return 1 + (self.num_cond_frames - 1) // 4
+
+    def resolved(self) -> ContinuationSettings:
+        return super().resolved().replace(enhance_hf=self.hf_tail)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LongVideoSettings(ContinuationSettings):
+    """A long video: an image-to-video segment, then ``num_segments`` − 1 continuations, each of the previous one
+    (the original's long-video and interactive demos). Every segment has ``num_frames`` frames; the video grows
+    by ``num_frames − num_cond_frames`` per continuation."""
+
+    prompt: tuple[str, ...] = option((), "one prompt for every segment, or one per segment")  # type: ignore[assignment]
+    num_segments: int | None = option(
+        None, "segments, the image-to-video one included; None: one per prompt", key="segments", minimum=1,
+        maximum=10_000,
+    )  # fmt: skip
+
+    def check_together(self) -> None:
+        super().check_together()
+        if len(self.prompt) > 1 and self.num_segments is not None and len(self.prompt) != self.num_segments:
+            raise SettingsError(
+                ("prompt", "num_segments"),
+                f"{len(self.prompt)} prompts for {{num_segments}}={self.num_segments} segments: give one {{prompt}} "
+                f"for every segment or exactly {self.num_segments}",
+                len(self.prompt),
+            )
+
+    @property
+    def segments(self) -> int:
+        """The number of segments, the default resolved."""
+        return self.num_segments if self.num_segments is not None else max(1, len(self.prompt))
+
+    @property
+    def prompts(self) -> tuple[str, ...]:
+        """The prompt of each segment ("" when none was given)."""
+        return self.prompt if len(self.prompt) > 1 else (self.prompt[0] if self.prompt else "",) * self.segments
+
+    @property
+    def num_frames_total(self) -> int:
+        """F + (S − 1)(F − num_cond_frames): the first segment whole, then each continuation's new frames."""
+        return self.num_frames + (self.segments - 1) * (self.num_frames - self.num_cond_frames)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from . import conditioning, defaults
+from .cache import build_cache, cached_model
 from .checkpoint import Components
 from .denoise import ModelFn, StepCallback
 from .dit import LongCatDiT
@@ -94,11 +95,12 @@ class PipelineStages:
         num_frames: int,
         generator: torch.Generator,
         latents: torch.Tensor | None = None,
+        dtype: torch.dtype = torch.float32,
     ) -> torch.Tensor:
         """Noise drawn first (or ``latents`` given instead), then the conditioning frames' latents (posterior
-        sample, normalized) put in front."""
+        sample, normalized) put in front, in ``dtype``."""
         vae, channels = self.components.vae, self.dit.config.in_channels
-        return conditioning.prepare_latents(vae, pixels, num_frames, generator, self.device, channels, latents)
+        return conditioning.prepare_latents(vae, pixels, num_frames, generator, self.device, channels, latents, dtype)
 
     def model(self, text: torch.Tensor, text_mask: torch.Tensor, **dit_kwargs) -> ModelFn:
         """The denoiser for the loop: the DiT on this rank's part of the work (see ``Parallel.run``)."""
@@ -107,6 +109,28 @@ class PipelineStages:
             return self.parallel.run(self.dit, x, t, text, text_mask, **dit_kwargs)
 
         return run
+
+    def denoiser(
+        self,
+        text: torch.Tensor,
+        text_mask: torch.Tensor,
+        latents: torch.Tensor,
+        num_cond: int,
+        cond_rope: str,
+        kv_cache: bool = False,
+        offload: bool = False,
+        with_cond_velocity: bool = True,
+    ) -> ModelFn:
+        """The model for ``denoise``: the DiT over every frame (the ``num_cond`` conditioning ones at t = 0), or
+        with ``kv_cache`` over the noisy frames on the conditioning frames' keys/values, computed here once from
+        ``latents`` (so call it where the LoRA of the run is on); ``with_cond_velocity`` then puts their
+        velocity in front for CFG-zero's scale (see cache.py). With no noisy frame (a 1-frame video) there is
+        nothing to cache for."""
+        if not kv_cache or latents.shape[2] == num_cond:
+            return self.model(text, text_mask, num_cond_latents=num_cond, cond_rope=cond_rope)
+        cache = build_cache(self.dit, latents[:, :, :num_cond], cond_rope, offload, sp=self.parallel.sp)
+        model = self.model(text, text_mask, num_cond_latents=num_cond, cond_rope=cond_rope, kv_cache=cache)
+        return cached_model(model, cache, with_cond_velocity)
 
     @torch.no_grad()
     def decode(self, latents: torch.Tensor, progress: ProgressFn | None = None) -> np.ndarray:

@@ -213,18 +213,40 @@ class Mp4Appender:
 
     def append(self, frames: np.ndarray) -> Path:
         """Add frames at the end; on failure the target and the segments so far stay as they were."""
+        self._check_open()
+        frames = _check_frames(frames)
+        size = self._check_size((frames.shape[2], frames.shape[1]))
+        segment = write_mp4(frames, self._dir / f"{len(self._segments):05d}.mp4", self.fps, self.crf)
+        return self._join(segment, len(frames), size)
+
+    def append_file(self, mp4: str | Path) -> Path:
+        """Add the frames of an mp4 written by ``write_mp4`` or an ``Mp4Appender`` (the same encoder settings, so
+        the stream is copied, not re-encoded: resuming a partial long video loses nothing more)."""
+        self._check_open()
+        frames, _ = imageio_ffmpeg.count_frames_and_secs(str(mp4))
+        reader = imageio_ffmpeg.read_frames(str(mp4), pix_fmt="rgb24")
+        size = self._check_size(tuple(next(reader)["size"]))
+        reader.close()
+        segment = self._dir / f"{len(self._segments):05d}.mp4"
+        shutil.copyfile(mp4, segment)
+        return self._join(segment, frames, size)
+
+    def _check_open(self) -> None:
         if not self._dir.is_dir():
             raise VideoWriteError(f"{self.path} is closed; open a new Mp4Appender to write more")
-        frames = _check_frames(frames)
-        size = (frames.shape[2], frames.shape[1])
+
+    def _check_size(self, size: tuple[int, int]) -> tuple[int, int]:
         if self._size is not None and size != self._size:
             raise InvalidInputError(
                 f"every segment of {self.path} must be {self._size[0]}x{self._size[1]}, got {size[0]}x{size[1]}"
             )
-        segment = write_mp4(frames, self._dir / f"{len(self._segments):05d}.mp4", self.fps, self.crf)
+        return size
+
+    def _join(self, segment: Path, num_frames: int, size: tuple[int, int]) -> Path:
+        """Rebuild the target as the segments so far followed by ``segment`` (stream copy, checked)."""
         listing = self._dir / "segments.txt"
         listing.write_text("".join(f"file '{s.name}'\n" for s in [*self._segments, segment]))
-        total = self.num_frames + len(frames)
+        total = self.num_frames + num_frames
         try:
             with _staged(self._real) as tmp:
                 args = ["-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", "-movflags", "+faststart"]

@@ -79,12 +79,14 @@ def test_sp2_matches_single_process(sp_results, tiny_pipe, name):
 
 
 def test_each_rank_computes_half_the_tokens(sp_results):
-    tokens, heads, head_dim = 72, 4, 32
+    """With the I2V cache (the default): one pass over the image frame's 24 tokens, then the steps over the 48
+    noisy ones, each rank holding half of either."""
+    tokens, cond, heads, head_dim = 72, 24, 4, 32
     for result in sp_results:
         shapes = result["shapes"]
-        assert all(s[1] == tokens // 2 for s in shapes["qkv"])  # [B, 36, C]: the local shard
-        assert all(s[1] == tokens // 2 for s in shapes["ffn"])
-        assert all(s[1] == tokens // 2 - 12 for s in shapes["cross_q"])  # minus this rank's 12 cond tokens
+        assert {s[1] for s in shapes["qkv"]} == {cond // 2, (tokens - cond) // 2}  # [B, 12 | 24, C]: local shards
+        assert {s[1] for s in shapes["ffn"]} == {cond // 2, (tokens - cond) // 2}
+        assert all(s[1] == (tokens - cond) // 2 for s in shapes["cross_q"])  # noisy tokens only
         # Ulysses: attention sees heads/2 heads over the full sequence (cond part: 24 tokens; noisy: 48 + all 72 keys)
         seen = {(q[1], q[2], k[2]) for q, k in shapes["attn"]}
         assert seen == {(heads // 2, 24, 24), (heads // 2, 48, 72)}

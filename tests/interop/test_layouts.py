@@ -66,7 +66,18 @@ def test_from_pretrained_on_fastvideo_layout_gives_the_same_video(tiny_pipe, fv_
     for key, value in tiny_pipe.dit.state_dict().items():
         assert torch.equal(theirs[key], value), key
     image = Image.fromarray((np.random.RandomState(3).rand(48, 64, 3) * 255).astype(np.uint8))
-    args = dict(image=image, num_frames=5, height=64, width=64, num_inference_steps=2, guidance_scale=4.0, seed=5)
+    args = dict(
+        image=image,
+        num_frames=5,
+        height=64,
+        width=64,
+        num_inference_steps=2,
+        guidance_scale=4.0,
+        seed=5,
+        use_kv_cache=False,
+    )
+    # Without the K/V cache: its one-frame pass runs small matmuls whose CPU summation order depends on the
+    # weights' memory alignment (two mmaps of the same numbers differ by ~7e-7 there); the same layout is exact.
     a = tiny_pipe.generate_video("a dog runs", **args)
     b = pipe.generate_video("a dog runs", **args)
     np.testing.assert_array_equal(a.frames, b.frames)
