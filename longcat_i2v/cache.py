@@ -15,11 +15,20 @@ velocity in front, so that the scale covers every frame exactly as the original'
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 import torch
-from torch import nn
 
 from .denoise import ModelFn
 from .parallel import SequenceParallel
+
+
+class ConditioningPass(Protocol):
+    """What the cache needs of the DiT (LongCatDiT.cache_conditioning); a protocol, as dit.py imports this module."""
+
+    def cache_conditioning(
+        self, cond_latents: torch.Tensor, cache: KVCache, cond_rope: str = ..., attention: Any = ..., sp: Any = ...
+    ) -> torch.Tensor: ...
 
 
 class KVCache:
@@ -62,7 +71,7 @@ class KVCache:
 
 @torch.no_grad()
 def build_cache(
-    dit: nn.Module,
+    dit: ConditioningPass,
     cond_latents: torch.Tensor,
     cond_rope: str = "full",
     offload: bool = False,
@@ -87,6 +96,7 @@ def cached_model(model: ModelFn, cache: KVCache, with_cond_velocity: bool) -> Mo
         noisy = model(x[:, :, n:], t[:, n:])
         if not with_cond_velocity:
             return noisy
+        assert cache.velocity is not None  # build_cache sets it
         cond = cache.velocity.to(noisy).expand(noisy.shape[0], -1, -1, -1, -1)
         return torch.cat([cond, noisy], dim=2)
 

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from . import defaults
 from .cli_args import add_settings_arguments, given, settings_from_args
@@ -77,7 +77,9 @@ class StepBars:
     """A progress bar per segment, advanced by the generation's denoising reports."""
 
     def __init__(self, enabled: bool) -> None:
-        self.enabled, self.bar, self.segment = enabled, None, None
+        self.enabled = enabled
+        self.segment: int | None = None
+        self.bar: Any = None  # a tqdm bar, imported on first use
 
     def __call__(self, event: Progress) -> None:
         if event.phase != "denoising" or not self.enabled:

@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -25,6 +26,7 @@ from .denoise import StepCallback
 from .errors import InvalidInputError
 from .images import ImageLike, load_image
 from .options import keyword_defaults, settings_from_call
+from .outputs import GenerationOutput
 from .parallel import is_main_process
 from .progress import ProgressFn
 from .seeds import make_generator
@@ -74,7 +76,7 @@ def segment_progress(progress: ProgressFn | None, segment: int, segments: int) -
 def round_trip(frames: np.ndarray, size: tuple[int, int]) -> list[Image.Image]:
     """A segment's frames as the next segment receives them: uint8 (truncated), PIL, BICUBIC to ``size``
     (width, height); PIL returns the same pixels when the size already matches."""
-    return [Image.fromarray(f).resize(size, Image.BICUBIC) for f in to_uint8(frames)]
+    return [Image.fromarray(f).resize(size, Image.Resampling.BICUBIC) for f in to_uint8(frames)]
 
 
 class LongVideo:
@@ -95,6 +97,7 @@ class LongVideo:
             self.size = (frames.shape[2], frames.shape[1])
             segment = [Image.fromarray(f) for f in to_uint8(frames)]
         else:
+            assert self.size is not None  # set by the first segment
             segment = round_trip(frames, self.size)
         new = segment if first else segment[self.num_cond_frames :]
         self._extend([np.asarray(f) for f in new])
@@ -175,6 +178,27 @@ def skip_draws(
 class LongVideoGeneration(PipelineStages):
     """``generate_long_video``, for ``LongCatI2V`` (which supplies ``_image_to_video`` and ``_continuation``)."""
 
+    if TYPE_CHECKING:  # the stages this mixin runs, defined by LongCatI2V
+
+        def _image_to_video(
+            self,
+            settings: I2VSettings,
+            image: Image.Image,
+            generator: torch.Generator | None,
+            latents: torch.Tensor | None,
+            on_step: StepCallback | None,
+            progress: ProgressFn | None,
+        ) -> GenerationOutput: ...
+
+        def _continuation(
+            self,
+            settings: ContinuationSettings,
+            clip: VideoClip,
+            generator: torch.Generator | None,
+            on_step: StepCallback | None,
+            progress: ProgressFn | None,
+        ) -> GenerationOutput: ...
+
     @torch.no_grad()
     def generate_long_video(
         self,
@@ -238,10 +262,10 @@ class LongVideoGeneration(PipelineStages):
                 report = segment_progress(progress, index, settings.segments)
                 on_step = self.step_callback(callback, report)
                 segment = segment_settings(settings, index)
-                if index == 0:
-                    out = self._image_to_video(segment, image, generator, None, on_step, report)
-                else:
+                if isinstance(segment, ContinuationSettings):
                     out = self._continuation(segment, video.next_clip(), generator, on_step, report)
+                else:
+                    out = self._image_to_video(segment, image, generator, None, on_step, report)
                 video.add(out.frames)
         used = settings.resolved().replace(seed=seed, num_segments=settings.segments)
         return LongVideoOutput(np.stack(video.frames), seed, settings.fps, used, done, output)

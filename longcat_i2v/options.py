@@ -4,6 +4,7 @@ round trips. The settings types themselves are in ``settings``."""
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import inspect
 import json
@@ -83,7 +84,7 @@ class FieldSpec:
     optional: bool
     default: Any
     option: Option
-    item: type | None = None  # the element type of a tuple field (str): e.g. one prompt per segment
+    item: builtins.type | None = None  # the element type of a tuple field (str): e.g. one prompt per segment
 
     @property
     def key(self) -> str:
@@ -127,7 +128,7 @@ class FieldSpec:
             raise invalid(self.name, value, self.allowed())
         if self.type is tuple:
             for item in value:
-                if not _is_type(item, self.item):
+                if self.item is None or not _is_type(item, self.item):
                     raise invalid(self.name, value, self.allowed())
                 _check_text(self.name, item)
             return

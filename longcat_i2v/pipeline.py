@@ -6,10 +6,8 @@ small functions in conditioning, schedule, denoise) so that continuation and ref
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from . import conditioning, defaults
@@ -19,6 +17,7 @@ from .errors import InvalidInputError
 from .images import ImageLike, load_image
 from .long_video import LongVideoGeneration
 from .options import keyword_defaults, settings_from_call
+from .outputs import GenerationOutput
 from .parallel import setup_parallel
 from .progress import Progress, ProgressFn
 from .schedule import set_schedule
@@ -28,31 +27,6 @@ from .tiny import ensure_tiny_checkpoint
 from .video_input import VideoClip, VideoLike, clip_to_pixels, load_clip
 
 I2V_COND_LATENTS = 1  # image-to-video conditions on one latent frame: the image
-
-
-@dataclass
-class GenerationOutput:
-    """A generated video and what produced it."""
-
-    frames: np.ndarray  # float32 [F, H, W, 3] in [0, 1]
-    latents: torch.Tensor  # final latents [1, 16, T, H/8, W/8]
-    seed: int  # the generator's seed (the one drawn when none was given)
-    cond_image: np.ndarray  # float32 [H, W, 3] in [0, 1]: the conditioning image as the model saw it
-    input_size: tuple[int, int]  # (width, height) of the input image, for resizing back
-    fps: int = defaults.FPS  # the frame rate the video is meant to play at
-    settings: SamplingSettings | None = None  # the settings used, steps and guidance resolved
-
-    @property
-    def num_frames(self) -> int:
-        return self.frames.shape[0]
-
-    @property
-    def height(self) -> int:
-        return self.frames.shape[1]
-
-    @property
-    def width(self) -> int:
-        return self.frames.shape[2]
 
 
 class LongCatI2V(LongVideoGeneration):

@@ -17,6 +17,7 @@ from . import defaults
 from .options import MAX_SEED, Settings, SettingsError, invalid, option
 
 T = TypeVar("T", bound="SamplingSettings")
+C = TypeVar("C", bound="ContinuationSettings")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -167,7 +168,7 @@ class ContinuationSettings(SamplingSettings):
         """Latent frames the conditioning frames encode to."""
         return 1 + (self.num_cond_frames - 1) // 4
 
-    def resolved(self) -> ContinuationSettings:
+    def resolved(self: C) -> C:
         return super().resolved().replace(enhance_hf=self.hf_tail)
 
 

@@ -10,7 +10,7 @@ frames over (``(x * 255).astype(uint8)``, truncating).
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +65,8 @@ def load_clip(video: VideoLike, keep: int, limits: VideoLimits = VideoLimits()) 
         stride, frames = _open_file(Path(video).expanduser(), limits)
     else:
         name, stride, frames = "the input video", 1, _given_frames(video, limits)
-    first, last, count = None, collections.deque(maxlen=keep), 0
+    first, count = None, 0
+    last: collections.deque[Image.Image] = collections.deque(maxlen=keep)
     for frame in frames:
         first = frame if first is None else first
         last.append(frame)
@@ -148,7 +149,7 @@ def _open_file(path: Path, limits: VideoLimits) -> tuple[int, Iterator[Image.Ima
 
 
 def _file_frames(
-    reader: Iterator[bytes], path: Path, size: tuple[int, int], stride: int, limits: VideoLimits
+    reader: Generator[bytes, None, None], path: Path, size: tuple[int, int], stride: int, limits: VideoLimits
 ) -> Iterator[Image.Image]:
     try:
         for i, data in enumerate(reader):
