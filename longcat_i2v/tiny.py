@@ -21,8 +21,9 @@ TINY_MARKER = "_longcat_i2v_tiny"  # in model_index.json: the built-in random-we
 TINY_VERSION = "tiny-v2"  # v2: the refinement LoRA and the hub's bsa_params
 # Where a front end starts on the tiny checkpoint (unless told otherwise): seconds per video on a CPU.
 SMALL_SETTINGS = {"num_frames": 9, "num_inference_steps": 8, "height": 144, "width": 256}
-# ... and its refinement: a 64-pixel-grid size near SMALL_SETTINGS' shape, large enough for BSA to select blocks.
-SMALL_REFINE_SETTINGS = {"height": 256, "width": 448}
+# ... and its refinement (--refine): twice that in frames on a small 64-pixel-grid size, its shape; the VAE decoding
+# the doubled frames is most of the time (at 128x256 a tiny refinement already takes over a minute on 2 CPU cores).
+SMALL_REFINE_SETTINGS = {"height": 64, "width": 128}
 SEED = 20251123
 DIT = DiTConfig(
     hidden_size=128, depth=2, num_heads=4, caption_channels=64, adaln_tembed_dim=64, text_tokens_zero_pad=True
