@@ -1,4 +1,5 @@
-"""LongCatI2V: load a hub-layout checkpoint and generate a video from one image and a prompt.
+"""LongCatI2V: load a hub-layout checkpoint and generate a video from one image and a prompt (and refine it to
+720p: ``refine`` and ``refine_segments`` come from ``refiner.Refiner``).
 
 ``generate_video`` follows the original ``generate_i2v`` stage by stage; the stages are methods here (and
 small functions in conditioning, schedule, denoise) so that continuation and refinement reuse them.

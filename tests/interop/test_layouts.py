@@ -19,8 +19,10 @@ from longcat_i2v.layouts import (
     convert_state,
     detect_layout,
     lora_to_fastvideo,
+    lora_to_hub,
     read_lora,
 )
+from tests.conftest import PARITY_CKPT
 
 FV_WEIGHTS = "transformer/diffusion_pytorch_model.safetensors"
 
@@ -143,6 +145,17 @@ def test_refinement_on_the_fastvideo_layout_gives_the_same_video(tiny_pipe, fv_c
     a = tiny_pipe.refine(stage1, "a dog", **args)
     b = LongCatI2V.from_pretrained(fv_ckpt).refine(stage1, "a dog", **args)
     np.testing.assert_array_equal(a.frames, b.frames)
+
+
+def test_the_original_refinement_lora_converts_both_ways():
+    """The parity checkpoint's refinement LoRA (the original's format, alpha_scale 0.5/0.25/1.0 per module)
+    to FastVideo's and back, every tensor bit for bit."""
+    hub = read_lora(PARITY_CKPT, "refinement_lora.safetensors")
+    assert {float(v) for k, v in hub.items() if k.endswith("alpha_scale")} == {0.5, 0.25, 1.0}
+    back = lora_to_hub(lora_to_fastvideo(hub))
+    assert back.keys() == hub.keys()
+    for key, value in hub.items():
+        assert torch.equal(back[key], value) and back[key].dtype == value.dtype, key
 
 
 def test_missing_lora_names_the_layouts(fv_copy):
