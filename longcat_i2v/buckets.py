@@ -26,3 +26,22 @@ BUCKETS_720P: dict[str, tuple[int, int]] = {
 }  # fmt: skip
 
 BUCKETS = {"480p": BUCKETS_480P, "720p": BUCKETS_720P}
+
+# The refinement's table (the original's ASPECT_RATIO_960_F64): 720p sizes on a 64-pixel grid, so the latent
+# patch grid divides into block-sparse attention's 4x4 chunks.
+BUCKETS_720P_F64: dict[str, tuple[int, int]] = {
+    "0.22": (448, 2048), "0.29": (512, 1792), "0.36": (576, 1600), "0.45": (640, 1408),
+    "0.55": (704, 1280), "0.63": (768, 1216), "0.76": (832, 1088), "0.88": (896, 1024),
+    "1.00": (960, 960), "1.14": (1024, 896), "1.31": (1088, 832), "1.50": (1152, 768),
+    "1.58": (1216, 768), "1.82": (1280, 704), "1.91": (1344, 704), "2.20": (1408, 640),
+    "2.30": (1472, 640), "2.67": (1536, 576), "2.89": (1664, 576), "3.62": (1856, 512),
+    "3.75": (1920, 512),
+}  # fmt: skip
+
+
+def closest_bucket(table: dict[str, tuple[int, int]], width: int, height: int) -> tuple[int, int]:
+    """(height, width) of the bucket whose ratio key is closest to height/width; the first key wins ties."""
+    ratio = height / width
+    key = sorted(table, key=lambda k: abs(float(k) - ratio))[0]
+    h, w = table[key]
+    return int(h), int(w)

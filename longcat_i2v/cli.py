@@ -10,13 +10,13 @@ import time
 from pathlib import Path
 
 from . import defaults
-from .cli_args import add_settings_arguments, given, settings_from_args
+from .cli_args import add_settings_arguments, flag_names, given, settings_from_args
 from .cli_long import add_long_commands
 from .errors import InvalidInputError, LongCatError
 from .layouts import LAYOUTS
 from .plan_command import add_plan_command, run_plan
-from .settings import I2VSettings, RuntimeSettings
-from .tiny import SMALL_SETTINGS
+from .settings import I2VSettings, RefineSettings, RuntimeSettings
+from .tiny import SMALL_REFINE_SETTINGS, SMALL_SETTINGS
 
 
 def _generate_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,22 +25,30 @@ def _generate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", default="output.mp4", help="mp4 path (default %(default)s)")
     p.add_argument("--settings", type=Path, help="a JSON file of generation settings (flags given override it)")
     add_settings_arguments(p, I2VSettings)
+    add_settings_arguments(p, RefineSettings)
     add_settings_arguments(p, RuntimeSettings)
 
 
-def _settings(args: argparse.Namespace) -> tuple[I2VSettings, RuntimeSettings]:
-    """The generation and runtime settings from the flags (and --settings), checked before any model loads; the
-    built-in tiny checkpoint starts from small settings so that a CPU answers in seconds."""
+def _settings(args: argparse.Namespace) -> tuple[I2VSettings, RefineSettings | None, RuntimeSettings]:
+    """The generation, refinement and runtime settings from the flags (and --settings), checked before any model
+    loads; the built-in tiny checkpoint starts from small settings so that a CPU answers in seconds."""
     runtime = settings_from_args(RuntimeSettings, args)
     base = I2VSettings.from_json(args.settings) if args.settings else None
-    start = None
+    start = refine_start = None
     if runtime.checkpoint is None and base is None:
         sized = {"resolution", "height", "width"} & set(given(args, I2VSettings))
         start = {k: v for k, v in SMALL_SETTINGS.items() if not (sized and k in ("height", "width"))}
+    if runtime.checkpoint is None and not {"height", "width"} & set(given(args, RefineSettings)):
+        refine_start = SMALL_REFINE_SETTINGS
     settings = settings_from_args(I2VSettings, args, base, start)
     if not settings.prompt:
         raise InvalidInputError('a prompt is required (--prompt, or "prompt" in the --settings file)')
-    return settings, runtime
+    refine_flags = given(args, RefineSettings)
+    if refine_flags and not settings.refine:
+        names = flag_names(RefineSettings)
+        raise InvalidInputError(f"{', '.join(names[f] for f in refine_flags)} only apply with --refine")
+    refine = settings_from_args(RefineSettings, args, None, refine_start) if settings.refine else None
+    return settings, refine, runtime
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -48,7 +56,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from .images import load_image
     from .video import check_output_path
 
-    settings, runtime = _settings(args)
+    settings, refine, runtime = _settings(args)
     check_output_path(args.output)
     image = load_image(args.image, allow_private_urls=runtime.allow_private_urls)
     device = runtime.device or defaults.default_device()
@@ -56,12 +64,19 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     if world > 1:
         device = parallel.init_process_group(world, device)
     try:
-        return _generate(args, settings, runtime.replace(device=device), image, parallel.is_main_process())
+        return _generate(args, settings, refine, runtime.replace(device=device), image, parallel.is_main_process())
     finally:
         parallel.destroy_process_group()
 
 
-def _generate(args: argparse.Namespace, settings: I2VSettings, runtime: RuntimeSettings, image, is_main: bool) -> int:
+def _generate(
+    args: argparse.Namespace,
+    settings: I2VSettings,
+    refine: RefineSettings | None,
+    runtime: RuntimeSettings,
+    image,
+    is_main: bool,
+) -> int:
     from tqdm import tqdm
 
     from .pipeline import load_pipeline
@@ -71,21 +86,29 @@ def _generate(args: argparse.Namespace, settings: I2VSettings, runtime: RuntimeS
     if is_main and pipe.is_tiny:
         print(
             f"note: {pipe.checkpoint_dir} is the built-in tiny random-weight checkpoint; its videos are noise "
-            f"(small settings unless given: {SMALL_SETTINGS})",
+            f"(small settings unless given: {SMALL_SETTINGS}"
+            + (f", refinement {SMALL_REFINE_SETTINGS})" if refine else ")"),
             file=sys.stderr,
         )
     bar = tqdm(desc="denoising", total=settings.steps, unit="step", disable=not is_main)
+
+    def on_step(step: int, total: int, latents) -> None:
+        if step == 0 and bar.n:  # the refinement's loop after image-to-video's
+            bar.reset(total)
+            bar.set_description("refining")
+        bar.update(1)
+
     start = time.perf_counter()
     with bar:
-        out = pipe.generate_video(image=image, settings=settings, callback=lambda step, total, latents: bar.update(1))
+        out = pipe.generate_video(image=image, settings=settings, refine_settings=refine, callback=on_step)
     if is_main:
         frames = to_uint8(out.frames)
         if settings.resize_to_input:
             frames = resize_frames(frames, *even_size(*out.input_size))
-        path = write_mp4(frames, args.output, fps=settings.fps)
+        path = write_mp4(frames, args.output, fps=out.fps)
         elapsed = time.perf_counter() - start
         h, w = frames.shape[1:3]
-        print(f"wrote {path} ({len(frames)} frames, {w}x{h}, {settings.fps} fps) seed={out.seed} in {elapsed:.1f}s")
+        print(f"wrote {path} ({len(frames)} frames, {w}x{h}, {out.fps} fps) seed={out.seed} in {elapsed:.1f}s")
     return 0
 
 

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from . import defaults
-from .buckets import BUCKETS
+from .buckets import BUCKETS, closest_bucket
 from .errors import InvalidInputError
 
 SIZE_MULTIPLE = defaults.SIZE_MULTIPLE
@@ -21,11 +21,7 @@ def bucket_size(width: int, height: int, resolution: str) -> tuple[int, int]:
     """(height, width) of the bucket whose ratio key is closest to height/width; first key wins ties."""
     if resolution not in BUCKETS:
         raise InvalidInputError(f"unknown resolution {resolution!r}; allowed: {', '.join(defaults.RESOLUTIONS)}")
-    table = BUCKETS[resolution]
-    ratio = height / width
-    key = sorted(table, key=lambda k: abs(float(k) - ratio))[0]
-    h, w = table[key]
-    return int(h), int(w)
+    return closest_bucket(BUCKETS[resolution], width, height)
 
 
 def resolve_size(image: Image.Image, resolution: str, height: int | None, width: int | None) -> tuple[int, int]:

@@ -24,6 +24,14 @@ COND_ROPE_MODES = ("full", "skip")
 COND_ROPE = "full"
 DISTILL_LORA_NAME = "cfg_step_lora.safetensors"  # under lora/ (hub) or lora/distilled/ (FastVideo)
 REFINEMENT_LORA_NAME = "refinement_lora.safetensors"  # under lora/ (hub) or lora/refinement/ (FastVideo)
+REFINE_STEPS = 50  # of the full schedule; t_thresh keeps those below it (5 DiT calls with 0.5 and shift 12)
+REFINE_T_THRESH = 0.5
+REFINE_ATTENTION = "bsa"  # the demos' refinement: block-sparse self-attention
+REFINE_ATTENTIONS = ("bsa", "dense")
+REFINE_RNG = "generator"
+# "generator": every draw from the generator; "original": the up-sampled video's posterior sample and the
+# mixing noise from torch's global RNG, as the original draws them (for parity), the conditioning from the generator
+REFINE_RNGS = ("generator", "original")
 
 # The negative prompt of the original demo (run_demo_image_to_video.py).
 NEGATIVE_PROMPT = (

@@ -283,9 +283,7 @@ class LongCatDiT(nn.Module):
         grid = (t, h // ph, w // pw)  # the tokens computed here
         cached = 0 if kv_cache is None else kv_cache.num_latents
         full = (cached + t, *grid[1:])  # the grid they sit in: RoPE positions, BSA geometry
-        mode = bsa.attention_mode(attention)
-        if mode is not None and full[0] > 1:
-            bsa.check_layout(full, num_cond_latents, self._bsa_params(mode), cfg.hidden_size // cfg.num_heads)
+        mode = self.check_attention(full, num_cond_latents, attention)
         if timestep.dim() == 1:
             timestep = timestep[:, None].expand(-1, t)
         dtype = self.dtype
@@ -311,6 +309,17 @@ class LongCatDiT(nn.Module):
         if sp is not None and tiling is not None:
             x = sp.gather(x, tiling)
         return self.unpatchify(x, grid).float()
+
+    def check_attention(
+        self, grid: tuple[int, int, int], num_cond_latents: int, attention: str | bsa.BlockSparse
+    ) -> bsa.BlockSparse | None:
+        """The BSA choice of ``attention`` for a (latents, patch rows, patch cols) token grid, refused before any
+        work where BSA could not run on it (chunks that do not divide the grid, head size, no bsa_params)."""
+        mode = bsa.attention_mode(attention)
+        if mode is not None and grid[0] > 1:
+            cfg = self.config
+            bsa.check_layout(grid, num_cond_latents, self._bsa_params(mode), cfg.hidden_size // cfg.num_heads)
+        return mode
 
     def _bsa_params(self, mode: bsa.BlockSparse) -> bsa.BSAParams:
         params = mode.params or self.config.bsa_params

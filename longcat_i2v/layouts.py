@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import CheckpointError
+from .errors import CheckpointError, LoRAError
 from .files import read_json
 from .lora import HYPHEN, PREFIX, parse_lora, read_lora_file
 
@@ -270,6 +270,12 @@ def read_lora(root: str | Path, name: str) -> dict[str, torch.Tensor]:
     root = Path(root)
     layout = detect_layout(root)
     path = lora_path(root, layout, name)
+    if not path.is_file():
+        searched = "; ".join(f"the {kind} layout keeps it at {lora_path(Path(), kind, name)}" for kind in LAYOUTS)
+        raise LoRAError(
+            f"LoRA file not found: {path} ({root} is a {layout}-layout checkpoint; {searched}). Download the "
+            f"checkpoint's lora/ folder with it, or convert a checkpoint that has it (longcat-i2v convert)"
+        )
     state = read_lora_file(path)
     return state if layout == HUB else lora_to_hub(state, str(path))
 

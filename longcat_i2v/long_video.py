@@ -26,7 +26,7 @@ from .denoise import StepCallback
 from .errors import InvalidInputError
 from .images import ImageLike, load_image
 from .options import keyword_defaults, settings_from_call
-from .outputs import GenerationOutput
+from .output import GenerationOutput
 from .parallel import is_main_process
 from .progress import ProgressFn
 from .seeds import make_generator

@@ -1,4 +1,5 @@
-"""LongCatI2V: load a hub-layout checkpoint and generate a video from one image and a prompt.
+"""LongCatI2V: load a hub-layout checkpoint and generate a video from one image and a prompt (and refine it to
+720p: ``refine`` and ``refine_segments`` come from ``refiner.Refiner``).
 
 ``generate_video`` follows the original ``generate_i2v`` stage by stage; the stages are methods here (and
 small functions in conditioning, schedule, denoise) so that continuation and refinement reuse them.
@@ -6,32 +7,38 @@ small functions in conditioning, schedule, denoise) so that continuation and ref
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
 
-from . import conditioning, defaults
+from . import conditioning, defaults, refinement
 from .checkpoint import load_components
 from .denoise import StepCallback, denoise
 from .errors import InvalidInputError
 from .images import ImageLike, load_image
 from .long_video import LongVideoGeneration
 from .options import keyword_defaults, settings_from_call
-from .outputs import GenerationOutput
+from .output import GenerationOutput
 from .parallel import setup_parallel
 from .progress import Progress, ProgressFn
+from .refiner import Refiner
 from .schedule import set_schedule
 from .seeds import make_generator
-from .settings import ContinuationSettings, I2VSettings, RuntimeSettings, SamplingSettings
+from .settings import ContinuationSettings, I2VSettings, RefineSettings, RuntimeSettings, SamplingSettings
 from .tiny import ensure_tiny_checkpoint
+from .video import to_uint8
 from .video_input import VideoClip, VideoLike, clip_to_pixels, load_clip
+
+__all__ = ["GenerationOutput", "LongCatI2V", "load_pipeline"]
 
 I2V_COND_LATENTS = 1  # image-to-video conditions on one latent frame: the image
 
 
-class LongCatI2V(LongVideoGeneration):
-    """LongCat-Video image-to-video, video continuation and long videos, computing what the original
-    ``generate_i2v`` and ``generate_vc`` compute (long videos: long_video.py)."""
+class LongCatI2V(LongVideoGeneration, Refiner):
+    """LongCat-Video image-to-video, video continuation, long videos and the 720p refinement, computing what the
+    original ``generate_i2v``, ``generate_vc`` and ``generate_refine`` compute (long videos: long_video.py;
+    refinement: refiner.py)."""
 
     @classmethod
     def from_pretrained(
@@ -76,8 +83,10 @@ class LongCatI2V(LongVideoGeneration):
         latents: torch.Tensor | None = None,
         settings: I2VSettings | None = None,
         progress: ProgressFn | None = None,
+        refine: bool = False,
+        refine_settings: RefineSettings | None = None,
     ) -> GenerationOutput:
-        """Generate ``num_frames`` frames that start from ``image``.
+        """Generate ``num_frames`` frames that start from ``image`` (and with ``refine``, refine them to 720p).
 
         Args:
             prompt: what should happen in the video.
@@ -98,6 +107,10 @@ class LongCatI2V(LongVideoGeneration):
             settings: all of the above options as one ``I2VSettings``, instead of the keyword arguments.
             progress: ``progress(Progress)`` at each phase and step (encoding, denoising with the latents,
                 decoding); raising GenerationCancelled there stops.
+            refine: then ``refine`` the video conditioned on the image, as the original demo does: the output is
+                the refined video (at ``fps`` × 2, or × 1 with spatial_refine_only), ``stage1`` the one refined.
+            refine_settings: the refinement's options (default ``RefineSettings()``); with its prompt empty, the
+                prompt and prompt length are this call's; with its seed None, the generator carries on.
         """
         # 1. Settings: the keyword arguments (or ``settings``), validated once.
         passed = {k: v for k, v in locals().items() if k in _I2V_KEYWORDS}
@@ -105,9 +118,43 @@ class LongCatI2V(LongVideoGeneration):
         image = image if image is not None else image_path
         if image is None:
             raise InvalidInputError("an input image is required (image= PIL image, file path or http(s) URL)")
+        if refine_settings is not None and not settings.refine:
+            raise InvalidInputError("refine_settings= is given without refine=True; pass refine=True to refine")
+        image = load_image(image)
         with self.exclusive():
-            on_step = self.step_callback(callback, progress)
-            return self._image_to_video(settings, load_image(image), generator, latents, on_step, progress)
+            if not settings.refine:
+                on_step = self.step_callback(callback, progress)
+                return self._image_to_video(settings, image, generator, latents, on_step, progress)
+            return self._refined(settings, refine_settings, image, generator, latents, callback, progress)
+
+    def _refined(
+        self,
+        settings: I2VSettings,
+        refine_settings: RefineSettings | None,
+        image,
+        generator: torch.Generator | None,
+        latents: torch.Tensor | None,
+        callback: StepCallback | None,
+        progress: ProgressFn | None,
+    ) -> GenerationOutput:
+        """Image to video, then the refinement conditioned on the image (the original I2V demo's two stages)."""
+        refine = refine_settings or RefineSettings()
+        if not refine.prompt:
+            refine = refine.replace(prompt=settings.prompt, max_sequence_length=settings.max_sequence_length)
+        # Everything the refinement will refuse is refused before stage 1 runs.
+        stage1_size = conditioning.resolve_size(image, settings.resolution, settings.height, settings.width)
+        size = refinement.refine_size(*stage1_size, refine.height, refine.width)
+        layout = refinement.plan_layout(settings.num_frames, 1, refine.temporal_factor)
+        self._check_refinement(layout, *size, refine.attention)
+        generator, _ = make_generator(settings.seed, generator, self.parallel, self.device)
+        on_step = self.step_callback(callback, progress)
+        stage1 = self._image_to_video(settings, image, generator, latents, on_step, progress)
+        carried = generator if refine.seed is None else None
+        refined = self._refine(refine, to_uint8(stage1.frames), image, None, carried, callback, progress)
+        fps = settings.fps * refine.temporal_factor
+        return dataclasses.replace(
+            refined, fps=fps, settings=stage1.settings, stage1=stage1, input_size=stage1.input_size
+        )
 
     def _image_to_video(
         self,

@@ -55,3 +55,14 @@ def frame_timesteps(t: torch.Tensor, batch: int, num_latent_frames: int, num_con
     timestep = t.reshape(1, 1).expand(batch, num_latent_frames).clone()
     timestep[:, :num_cond_latents] = 0
     return timestep
+
+
+def truncate_schedule(scheduler, timesteps: torch.Tensor, t_thresh: float) -> torch.Tensor:
+    """The refinement's schedule: start at t = 1000·t_thresh, then the configured timesteps below it, with
+    sigmas t/1000 and a terminal 0 (the original's ``generate_refine``; with shift 12, 50 steps and t_thresh
+    0.5 leave 5 steps). The scheduler is told the new timesteps and sigmas, so ``step`` walks them."""
+    start = torch.tensor(t_thresh * NUM_TRAIN_TIMESTEPS, dtype=timesteps.dtype, device=timesteps.device)
+    timesteps = torch.cat([start[None], timesteps[timesteps < start]])
+    scheduler.timesteps = timesteps
+    scheduler.sigmas = torch.cat([timesteps / NUM_TRAIN_TIMESTEPS, torch.zeros(1, device=timesteps.device)])
+    return timesteps

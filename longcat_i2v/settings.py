@@ -114,6 +114,11 @@ class I2VSettings(SamplingSettings):
         key="kv_cache",
         front_ends=("cli", "eval"),
     )
+    refine: bool = option(
+        False,
+        "then refine it to 720p and (unless spatial_refine_only) 30 fps with the refinement LoRA (RefineSettings)",
+        front_ends=("cli",),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -208,6 +213,87 @@ class LongVideoSettings(ContinuationSettings):
     def num_frames_total(self) -> int:
         """F + (S − 1)(F − num_cond_frames): the first segment whole, then each continuation's new frames."""
         return self.num_frames + (self.segments - 1) * (self.num_frames - self.num_cond_frames)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefineSettings(Settings):
+    """The 720p refinement of a stage-1 video (``LongCatI2V.refine``): the refinement LoRA denoises the up-sampled
+    video from t_thresh down. Keys are prefixed so the flags sit beside the image-to-video ones."""
+
+    prompt: str = option("", "what the video shows (the long-video demo refines with an empty prompt)", front_ends=())
+    num_inference_steps: int = option(
+        defaults.REFINE_STEPS,
+        "steps of the full schedule, of which those below t_thresh run (50 with 0.5: 5 DiT calls)",
+        key="refine_steps",
+        minimum=1,
+        maximum=1000,
+    )
+    t_thresh: float = option(
+        defaults.REFINE_T_THRESH,
+        "in (0, 1]: how much noise is mixed into the up-sampled video's latents, and where the schedule starts",
+        key="refine_t_thresh",
+    )
+    spatial_refine_only: bool = option(False, "720p only: keep the frame count (15 fps) instead of doubling it")
+    num_cond_frames: int | None = option(
+        None,
+        "conditioning frames at the start (of the refined frame count); None: 1 with an image, 0 without; "
+        "required with a video",
+        minimum=0,
+        maximum=1001,
+        front_ends=(),
+    )
+    height: int | None = option(
+        None,
+        "explicit height (with width) instead of the 720p bucket of the stage-1 frames",
+        key="refine_height",
+        multiple_of=defaults.SIZE_MULTIPLE,
+        maximum=4096,
+    )
+    width: int | None = option(
+        None,
+        "explicit width (with height) instead of the 720p bucket of the stage-1 frames",
+        key="refine_width",
+        multiple_of=defaults.SIZE_MULTIPLE,
+        maximum=4096,
+    )
+    seed: int | None = option(
+        None,
+        "random seed of the refinement; None: after image-to-video its generator carries on (the original demo's), "
+        "alone a random one",
+        key="refine_seed",
+        minimum=0,
+        maximum=MAX_SEED,
+    )
+    rng: str = option(
+        defaults.REFINE_RNG,
+        "'generator': every draw from the generator; 'original': the up-sampled video's draws from torch's global "
+        "RNG, as the original makes them",
+        key="refine_rng",
+        choices=defaults.REFINE_RNGS,
+    )
+    attention: str = option(
+        defaults.REFINE_ATTENTION,
+        "self-attention of the refinement: 'bsa' (block-sparse, the original's) or 'dense'",
+        key="refine_attention",
+        choices=defaults.REFINE_ATTENTIONS,
+    )
+    max_sequence_length: int = option(
+        defaults.MAX_SEQUENCE_LENGTH, "prompt tokens (padded/truncated to this length)", minimum=1, maximum=4096,
+        front_ends=(),
+    )  # fmt: skip
+
+    def check_together(self) -> None:
+        if (self.height is None) != (self.width is None):
+            raise SettingsError(
+                ("height", "width"), "give both {height} and {width}, or neither (then the 720p bucket decides)"
+            )
+        if not 0 < self.t_thresh <= 1:
+            raise invalid("t_thresh", self.t_thresh, "a number in (0, 1]")
+
+    @property
+    def temporal_factor(self) -> int:
+        """Refined frames per stage-1 frame: 2 (15 → 30 fps), or 1 with spatial_refine_only."""
+        return 1 if self.spatial_refine_only else 2
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -143,16 +143,22 @@ class PipelineStages:
         return video[0].permute(1, 2, 3, 0).cpu().numpy()
 
     def step_callback(
-        self, callback: StepCallback | None, progress: ProgressFn | None, segment: int = 0, segments: int = 1
+        self,
+        callback: StepCallback | None,
+        progress: ProgressFn | None,
+        segment: int = 0,
+        segments: int = 1,
+        phase: str = "denoising",
     ) -> StepCallback | None:
-        """The loop's per-step callback: the caller's ``callback(step, total, latents)`` and a denoising report."""
+        """The loop's per-step callback: the caller's ``callback(step, total, latents)`` and a report of ``phase``
+        ("denoising", or "refining" for the refinement's loop)."""
         if callback is None and progress is None:
             return None
 
         def on_step(step: int, total: int, latents: torch.Tensor) -> None:
             if callback is not None:
                 callback(step, total, latents)
-            self.report(progress, Progress("denoising", step + 1, total, segment, segments, latents))
+            self.report(progress, Progress(phase, step + 1, total, segment, segments, latents))
 
         return on_step
 

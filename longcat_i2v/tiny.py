@@ -18,14 +18,18 @@ from .files import SINGLE_FILE
 from .lora import HYPHEN, PREFIX
 
 TINY_MARKER = "_longcat_i2v_tiny"  # in model_index.json: the built-in random-weight checkpoint
-TINY_VERSION = "tiny-v1"
+TINY_VERSION = "tiny-v2"  # v2: the refinement LoRA and the hub's bsa_params
 # Where a front end starts on the tiny checkpoint (unless told otherwise): seconds per video on a CPU.
 SMALL_SETTINGS = {"num_frames": 9, "num_inference_steps": 8, "height": 144, "width": 256}
+# ... and its refinement (--refine): twice that in frames on a small 64-pixel-grid size, its shape; the VAE decoding
+# the doubled frames is most of the time (at 128x256 a tiny refinement already takes over a minute on 2 CPU cores).
+SMALL_REFINE_SETTINGS = {"height": 64, "width": 128}
 SEED = 20251123
 DIT = DiTConfig(
     hidden_size=128, depth=2, num_heads=4, caption_channels=64, adaln_tembed_dim=64, text_tokens_zero_pad=True
 )
 TEXT_DIM = 64
+BSA_PARAMS = {"sparsity": 0.9375, "chunk_3d_shape_q": [4, 4, 4], "chunk_3d_shape_k": [4, 4, 4]}  # the hub's
 LORA_RANK = 4
 LORA_TARGETS = ("attn.qkv", "attn.proj", "cross_attn.q_linear", "cross_attn.kv_linear", "cross_attn.proj",
                 "ffn.w1", "ffn.w2", "ffn.w3", "adaLN_modulation.1")  # fmt: skip
@@ -64,12 +68,12 @@ def _write_dit(root: Path, gen: torch.Generator) -> LongCatDiT:
     )
     config = {"_class_name": "LongCatVideoTransformer3DModel", **DIT.__dict__, "patch_size": list(DIT.patch_size),
               "enable_flashattn2": False, "enable_flashattn3": False, "enable_xformers": False, "enable_bsa": False,
-              "bsa_params": None, "cp_split_hw": [1, 1]}  # fmt: skip
+              "bsa_params": BSA_PARAMS, "cp_split_hw": [1, 1]}  # fmt: skip
     (root / "dit" / "config.json").write_text(json.dumps(config, indent=2))
     return dit
 
 
-def _write_lora(root: Path, dit: LongCatDiT, gen: torch.Generator) -> None:
+def _write_lora(root: Path, dit: LongCatDiT, gen: torch.Generator, name: str) -> None:
     state = {}
     named = dict(dit.named_modules())
     targets = [f"blocks.{i}.{t}" for i in range(DIT.depth) for t in LORA_TARGETS]
@@ -84,8 +88,8 @@ def _write_lora(root: Path, dit: LongCatDiT, gen: torch.Generator) -> None:
         else:
             state.update({f"{key}.lora_up.blocks.{j}.weight": up for j, up in enumerate(ups)})
         state[f"{key}.alpha_scale"] = torch.tensor(0.5)
-    (root / "lora").mkdir()
-    save_file(state, str(root / "lora" / defaults.DISTILL_LORA_NAME))
+    (root / "lora").mkdir(exist_ok=True)
+    save_file(state, str(root / "lora" / name))
 
 
 def _write_tokenizer(root: Path) -> int:
@@ -140,8 +144,10 @@ def make_tiny_checkpoint(path: str | Path) -> Path:
         with torch.random.fork_rng(devices=[]):
             gen = torch.Generator().manual_seed(SEED)
             dit = _write_dit(tmp, gen)
-            _write_lora(tmp, dit, gen)
+            _write_lora(tmp, dit, gen, defaults.DISTILL_LORA_NAME)
             _write_components(tmp, gen)
+            # Its own generator, so the other files are those of tiny-v1.
+            _write_lora(tmp, dit, torch.Generator().manual_seed(SEED + 1), defaults.REFINEMENT_LORA_NAME)
         index = {"_class_name": "LongCatVideoPipeline", TINY_MARKER: True, "_tiny_version": TINY_VERSION,
                  "dit": ["longcat_video", "LongCatVideoTransformer3DModel"],
                  "scheduler": ["longcat_video", "FlowMatchEulerDiscreteScheduler"],

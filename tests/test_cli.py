@@ -113,3 +113,22 @@ def test_tiny_checkpoint_starts_small_and_says_so(tmp_path, capsys):
     assert main(["generate", "--image", str(img), "--prompt", "x", "--steps", "1", "--output", str(out)]) == 0
     assert "small settings unless given" in capsys.readouterr().err
     assert read_mp4(out).shape == (SMALL_SETTINGS["num_frames"], SMALL_SETTINGS["height"], SMALL_SETTINGS["width"], 3)
+
+
+def test_generate_with_refine(tiny_ckpt, tmp_path, capsys):
+    """--refine: image-to-video then the refinement, written at its fps (15 with --spatial-refine-only; 30 fps:
+    tests/test_refine.py); refine flags without --refine are refused before the model loads."""
+    img = tmp_path / "in.png"
+    Image.new("RGB", (48, 32), "navy").save(img)
+    out = tmp_path / "r.mp4"
+    base = ["generate", "--checkpoint", str(tiny_ckpt), "--image", str(img), "--prompt", "a ship", "--num-frames",
+            "5", "--height", "32", "--width", "48", "--steps", "1", "--seed", "2"]  # fmt: skip
+    refine = ["--refine", "--refine-height", "64", "--refine-width", "64", "--refine-attention", "dense"]
+    assert main([*base, *refine, "--refine-steps", "10", "--spatial-refine-only", "--output", str(out)]) == 0
+    assert "(5 frames, 64x64, 15 fps)" in capsys.readouterr().out
+    assert read_mp4(out).shape == (5, 64, 64, 3)
+    absent = ["generate", "--checkpoint", str(tmp_path / "absent"), "--image", str(img), "--prompt", "x"]
+    assert main([*absent, "--refine-steps", "10"]) == 2
+    assert "--refine-steps only apply with --refine" in capsys.readouterr().err
+    assert main([*absent, "--refine", "--refine-t-thresh", "0"]) == 2
+    assert "--refine-t-thresh=0.0 is invalid: must be a number in (0, 1]" in capsys.readouterr().err

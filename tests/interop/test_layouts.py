@@ -19,8 +19,10 @@ from longcat_i2v.layouts import (
     convert_state,
     detect_layout,
     lora_to_fastvideo,
+    lora_to_hub,
     read_lora,
 )
+from tests.conftest import PARITY_CKPT
 
 FV_WEIGHTS = "transformer/diffusion_pytorch_model.safetensors"
 
@@ -136,15 +138,50 @@ def test_layout_detection_errors(fv_copy, tiny_ckpt, tmp_path):
         LongCatI2V.from_pretrained(tmp_path)
 
 
-def test_lora_in_both_layouts(tiny_ckpt, fv_ckpt):
-    hub = read_lora(tiny_ckpt, "cfg_step_lora.safetensors")
-    assert (fv_ckpt / "lora" / "distilled" / "cfg_step_lora.safetensors").is_file()
-    from_fv = read_lora(fv_ckpt, "cfg_step_lora.safetensors")
+@pytest.mark.parametrize(
+    ("name", "folder"), [("cfg_step_lora.safetensors", "distilled"), ("refinement_lora.safetensors", "refinement")]
+)
+def test_lora_in_both_layouts(tiny_ckpt, fv_ckpt, name, folder):
+    hub = read_lora(tiny_ckpt, name)
+    assert (fv_ckpt / "lora" / folder / name).is_file() and not (fv_ckpt / "lora" / name).exists()
+    from_fv = read_lora(fv_ckpt, name)
     assert from_fv.keys() == hub.keys()
     for key, value in hub.items():
         assert torch.equal(from_fv[key], value) and from_fv[key].shape == value.shape, key
-    with pytest.raises(LoRAError, match="LoRA file not found: .*lora/refinement/refinement_lora.safetensors"):
-        read_lora(fv_ckpt, "refinement_lora.safetensors")
+
+
+def test_refinement_on_the_fastvideo_layout_gives_the_same_video(tiny_pipe, fv_ckpt):
+    stage1 = (np.random.RandomState(4).rand(5, 32, 48, 3) * 255).astype(np.uint8)
+    args = dict(num_cond_frames=0, height=64, width=64, attention="dense", seed=2)
+    a = tiny_pipe.refine(stage1, "a dog", **args)
+    b = LongCatI2V.from_pretrained(fv_ckpt).refine(stage1, "a dog", **args)
+    np.testing.assert_array_equal(a.frames, b.frames)
+
+
+def test_the_original_refinement_lora_converts_both_ways():
+    """The parity checkpoint's refinement LoRA (the original's format, alpha_scale 0.5/0.25/1.0 per module)
+    to FastVideo's and back, every tensor bit for bit."""
+    hub = read_lora(PARITY_CKPT, "refinement_lora.safetensors")
+    assert {float(v) for k, v in hub.items() if k.endswith("alpha_scale")} == {0.5, 0.25, 1.0}
+    back = lora_to_hub(lora_to_fastvideo(hub))
+    assert back.keys() == hub.keys()
+    for key, value in hub.items():
+        assert torch.equal(back[key], value) and back[key].dtype == value.dtype, key
+
+
+def test_missing_lora_names_the_layouts(fv_copy):
+    (fv_copy / "lora" / "refinement" / "refinement_lora.safetensors").unlink()
+    message = (
+        "LoRA file not found: .*lora/refinement/refinement_lora.safetensors .* is a fastvideo-layout checkpoint; "
+        "the hub layout keeps it at lora/refinement_lora.safetensors; the fastvideo layout keeps it at "
+        "lora/refinement/refinement_lora.safetensors"
+    )
+    with pytest.raises(LoRAError, match=message):
+        read_lora(fv_copy, "refinement_lora.safetensors")
+
+
+def test_lora_conversion_splits_fused_layers(tiny_ckpt):
+    hub = read_lora(tiny_ckpt, "cfg_step_lora.safetensors")
     fv = lora_to_fastvideo(hub)
     prefix = "lora___lorahyphen___blocks___lorahyphen___0___lorahyphen___attn___lorahyphen___qkv"
     down = hub[f"{prefix}.lora_down.weight"]

@@ -1,4 +1,4 @@
-"""What a generation returns: the frames and what produced them (shared by every kind of generation)."""
+"""What every generation returns: the frames, the latents and what produced them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from . import defaults
-from .settings import SamplingSettings
+from .settings import RefineSettings, SamplingSettings
 
 
 @dataclass
@@ -22,6 +22,8 @@ class GenerationOutput:
     input_size: tuple[int, int]  # (width, height) of the input image, for resizing back
     fps: int = defaults.FPS  # the frame rate the video is meant to play at
     settings: SamplingSettings | None = None  # the settings used, steps and guidance resolved
+    refine_settings: RefineSettings | None = None  # the refinement's settings (seed resolved), if refined
+    stage1: GenerationOutput | None = None  # after generate_video(refine=True): the video that was refined
 
     @property
     def num_frames(self) -> int:
