@@ -17,7 +17,7 @@ from tqdm import tqdm
 from longcat_i2v import LongCatI2V
 
 from . import ranks, records
-from .config import PER_ITEM, ConfigError, original_repo, sampler_settings, validate
+from .config import PER_ITEM, ConfigError, original_repo, runtime_settings, sampler_settings, validate
 from .dataset import Item, load_manifest
 from .engines import Engine, EngineRun, FastVideoPeer, NativeEngine
 from .loggers import Logger, NullLogger, make_logger
@@ -199,7 +199,9 @@ def run_job(
     logger = make_logger(cfg.logger, job_dir, run_name, group, config) if main else NullLogger()
     try:
         m = cfg.model
-        pipe = cached_pipeline(m.checkpoint, placement.device, m.dtype.name, ranks.world_size()) if items else None
+        runtime = runtime_settings(m)
+        world = ranks.world_size()
+        pipe = cached_pipeline(m.checkpoint, placement.device, m.dtype.name, world, runtime) if items else None
         on_row = functools.partial(records.append_item, job_dir)
         rows, parity = (
             evaluate_items(cfg, pipe, items, scorer, logger, run_name, on_row, placement.device) if items else ([], [])

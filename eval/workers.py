@@ -32,6 +32,7 @@ from omegaconf import OmegaConf
 
 if TYPE_CHECKING:
     from longcat_i2v import LongCatI2V
+    from longcat_i2v.settings import RuntimeSettings
 
 SWEEP_PID_ENV = "LONGCAT_EVAL_SWEEP"  # "<host>:<pid>" of the sweep's main process, set by eval.callbacks
 PER_GPU = "per_gpu"  # the hydra/launcher choice that pins one job per GPU
@@ -193,21 +194,31 @@ def exit_with_sweep() -> None:
 
 
 _pipelines: dict[tuple, LongCatI2V] = {}
+_KEYED = ("checkpoint", "device", "dtype", "sp_size")  # in the key already, as the job places them
 
 
-def load_pipeline(checkpoint: str | None, device: str, dtype: str, sp_size: int = 1) -> LongCatI2V:
-    """The core's ``load_pipeline``, imported when a job first needs a model (not for ``--help``)."""
+def load_pipeline(
+    checkpoint: str | None, device: str, dtype: str, sp_size: int = 1, runtime: RuntimeSettings | None = None
+) -> LongCatI2V:
+    """The core's ``load_pipeline``, imported when a job first needs a model (not for ``--help``); ``runtime``
+    gives the model group's other options (offload, quantize, compile, attention, ...)."""
     from longcat_i2v import load_pipeline as load
+    from longcat_i2v.settings import RuntimeSettings
 
-    return load(checkpoint, device, dtype, sp_size=sp_size)
+    base = runtime or RuntimeSettings()
+    return load(runtime=base.replace(checkpoint=checkpoint, device=device, dtype=dtype, sp_size=sp_size))
 
 
-def cached_pipeline(checkpoint: str | None, device: str, dtype: str, sp_size: int = 1) -> LongCatI2V:
-    """The pipeline for this key, loaded on first use. Loading one for another key on the same device drops the
-    one held there first (two 13.6B models do not fit one GPU)."""
+def cached_pipeline(
+    checkpoint: str | None, device: str, dtype: str, sp_size: int = 1, runtime: RuntimeSettings | None = None
+) -> LongCatI2V:
+    """The pipeline for this key (and ``runtime``'s other options), loaded on first use. Loading one for another
+    key on the same device drops the one held there first (two 13.6B models do not fit one GPU)."""
     import torch
 
     key = (str(Path(checkpoint).resolve()) if checkpoint else None, device, dtype, sp_size)
+    if runtime is not None:
+        key += tuple(sorted((k, v) for k, v in runtime.to_dict().items() if k not in _KEYED))
     if key not in _pipelines:
         for old in [k for k in _pipelines if k[1] == device]:
             del _pipelines[old]
@@ -215,5 +226,5 @@ def cached_pipeline(checkpoint: str | None, device: str, dtype: str, sp_size: in
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
         log.info("loading the pipeline %s on %s (%s)", checkpoint or "tiny", device, dtype)
-        _pipelines[key] = load_pipeline(checkpoint, device, dtype, sp_size=sp_size)
+        _pipelines[key] = load_pipeline(checkpoint, device, dtype, sp_size=sp_size, runtime=runtime)
     return _pipelines[key]

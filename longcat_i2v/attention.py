@@ -1,20 +1,26 @@
-"""Self- and cross-attention of the LongCat DiT, with the conditioning/noise split.
+"""Self- and cross-attention of the LongCat DiT, with the conditioning/noise split, and the attention kernel.
 
 Parameter names (``qkv``, ``q_linear``, ``kv_linear``, ...) are the original's, so hub weights load
-as they are. The attention kernel is torch SDPA, or flash-attn when it is installed and the tensors
-are half precision on CUDA (same math, the original's kernel).
+as they are. The kernel is chosen in one place, here (``resolve_kernel``, ``using_kernel``): torch SDPA (which
+picks cuDNN/flash/efficient itself on CUDA), flash-attn 2 (the original's kernel) or FlashAttention-3 (Hopper).
+The flash kernels run where they apply, unmasked half-precision attention on CUDA; everything else (the masked
+text cross-attention, float32, the CPU) is SDPA.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .defaults import ATTENTION_KERNELS
+from .errors import InvalidInputError, MissingDependencyError
 from .rope import apply_rope
 
 # attention(q, k, v) over [B, heads, N, D] tensors: ``attend`` here, or sequence parallel's Ulysses wrapper.
@@ -27,15 +33,72 @@ class KVStore(Protocol):
     def store(self, k: torch.Tensor, v: torch.Tensor) -> None: ...
 
 
-_HAS_FLASH_ATTN = importlib.util.find_spec("flash_attn") is not None
+FLASH_MODULES = {"flash": "flash_attn", "flash3": "flash_attn_interface"}
+FLASH_PACKAGES = {"flash": "flash-attn (pip install flash-attn)", "flash3": "FlashAttention-3 (flash_attn_interface, "
+                  "built from the hopper/ folder of Dao-AILab/flash-attention)"}  # fmt: skip
+_HALF = (torch.float16, torch.bfloat16)
+
+
+def installed(kernel: str) -> bool:
+    """Whether the package of a flash kernel can be imported ('sdpa' is always there)."""
+    return kernel == "sdpa" or importlib.util.find_spec(FLASH_MODULES[kernel]) is not None
+
+
+def resolve_kernel(name: str, device: torch.device | str, dtype: torch.dtype) -> str:
+    """The kernel ``name`` means for a model on ``device`` in ``dtype``: 'auto' is FlashAttention-3 on a Hopper
+    GPU, else flash-attn 2, when installed and the model is half precision on CUDA, else SDPA. An explicit
+    flash kernel that is not installed, or cannot run there, is an error."""
+    if name not in ATTENTION_KERNELS:
+        raise InvalidInputError(f"attention={name!r} is invalid: must be one of {', '.join(ATTENTION_KERNELS)}")
+    device = torch.device(device)
+    runs = device.type == "cuda" and dtype in _HALF
+    if name == "auto":
+        if runs and installed("flash3") and torch.cuda.get_device_capability(device)[0] == 9:
+            return "flash3"
+        return "flash" if runs and installed("flash") else "sdpa"
+    if name == "sdpa":
+        return name
+    if not installed(name):
+        raise MissingDependencyError(f"attention={name!r} needs {FLASH_PACKAGES[name]}, which is not installed; "
+                                     "use attention='auto' or 'sdpa'")  # fmt: skip
+    if not runs:
+        raise InvalidInputError(
+            f"attention={name!r} runs on CUDA in bfloat16/float16, and this model is on {device} in "
+            f"{str(dtype).removeprefix('torch.')}; use attention='auto' or 'sdpa'"
+        )
+    return name
+
+
+# The kernel ``attend`` uses, and its function: a pipeline sets its own for each of its generations
+# (``using_kernel``); outside one (a direct DiT call), SDPA.
+_kernel = "sdpa"
+_flash_fn: Callable[..., torch.Tensor] | None = None
+
+
+@contextlib.contextmanager
+def using_kernel(kernel: str) -> Iterator[None]:
+    """``attend`` uses ``kernel`` (a resolved one: 'sdpa', 'flash', 'flash3') inside the block."""
+    global _kernel, _flash_fn
+    if kernel not in FLASH_MODULES and kernel != "sdpa":
+        raise InvalidInputError(f"kernel must be 'sdpa', 'flash' or 'flash3' (resolve_kernel's), got {kernel!r}")
+    fn = None if kernel == "sdpa" else importlib.import_module(FLASH_MODULES[kernel]).flash_attn_func
+    saved = _kernel, _flash_fn
+    _kernel, _flash_fn = kernel, fn
+    try:
+        yield
+    finally:
+        _kernel, _flash_fn = saved
+
+
+def current_kernel() -> str:
+    return _kernel
 
 
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """softmax(q kᵀ / sqrt(d)) v over [B, heads, N, D] tensors; ``mask`` [B, 1, 1, Nk] is True where kept."""
-    if mask is None and _HAS_FLASH_ATTN and q.is_cuda and q.dtype in (torch.float16, torch.bfloat16):
-        from flash_attn import flash_attn_func
-
-        out = flash_attn_func(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+    if mask is None and _flash_fn is not None and q.is_cuda and q.dtype in _HALF:
+        out = _flash_fn(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        out = out[0] if isinstance(out, tuple) else out  # FlashAttention-3 releases differ: out or (out, lse)
         return out.transpose(1, 2)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=q.shape[-1] ** -0.5)
 

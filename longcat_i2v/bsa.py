@@ -124,6 +124,12 @@ def sequence_block_order(grid: Grid, chunk: Grid, tiles: tuple[int, int] = (1, 1
     return position[blocks]
 
 
+@functools.lru_cache(maxsize=32)
+def _device_order(grid: Grid, chunk: Grid, tiles: tuple[int, int], device: torch.device) -> torch.Tensor:
+    """``sequence_block_order`` on ``device``, copied there once (read-only: shared by every call)."""
+    return sequence_block_order(grid, chunk, tiles).to(device)
+
+
 def check_grid(grid: Grid, chunk: Grid) -> None:
     if any(g % c for g, c in zip(grid, chunk, strict=True)):
         raise InvalidInputError(
@@ -249,14 +255,14 @@ def block_sparse_attention(
     if q.shape[2] % per_frame or k.shape[2] % per_frame:
         raise InvalidInputError(f"BSA needs whole {frame[0]}x{frame[1]} frames; got {q.shape[2]}/{k.shape[2]} tokens")
     chunk_q, chunk_k = params.chunk_3d_shape_q, params.chunk_3d_shape_k
-    order_q = sequence_block_order(grid_q, chunk_q, tiles).to(q.device)
-    order_k = sequence_block_order(grid_k, chunk_k, tiles).to(k.device)
+    order_q = _device_order(grid_q, chunk_q, tiles, q.device)
+    order_k = _device_order(grid_k, chunk_k, tiles, k.device)
     qb = q.index_select(2, order_q)
     kb, vb = k.index_select(2, order_k), v.index_select(2, order_k)
     chunks = (math.prod(chunk_q), math.prod(chunk_k))
     indices, counts = select_blocks(block_means(qb, chunks[0]), block_means(kb, chunks[1]), params)
-    if not bool(counts.any()):
-        return torch.zeros_like(q)
+    # No early return when nothing is kept: asking would block the host on the GPU; rows that keep no block
+    # are set to zero below whatever the kernel gives for them.
     mask = block_mask(indices, counts, kb.shape[2] // chunks[1])
     if kernel == "sdpa":
         out = _masked_sdpa(qb, kb, vb, mask, chunks)

@@ -67,6 +67,10 @@ def guidance_for(distill: bool) -> float:
 DTYPE_NAMES = ("float32", "bfloat16", "float16")
 SIZE_MULTIPLE = 16  # image sides: VAE spatial factor 8 × DiT patch 2
 DISTILL_GRID = 50  # the distill LoRA was trained on 50 evenly spaced timesteps
+# Runtime choices (the modules that implement them import torch; the settings must not).
+OFFLOAD_MODES = ("none", "model", "group", "sequential")  # cheapest (fastest) first; "auto" picks one
+QUANT_MODES = ("fp8", "int8")
+ATTENTION_KERNELS = ("auto", "sdpa", "flash", "flash3")
 
 
 def __getattr__(name: str):

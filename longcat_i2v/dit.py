@@ -81,10 +81,16 @@ def modulate(x: torch.Tensor, norm: nn.LayerNorm, shift: torch.Tensor, scale: to
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
     """Sinusoidal embedding [N, dim], ordered [cos, sin], on raw timesteps in [0, 1000]."""
     half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half).to(t.device)
-    args = t[:, None].float() * freqs[None]
+    args = t[:, None].float() * _frequencies(half, max_period, t.device)[None]
     emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
     return torch.cat([emb, torch.zeros_like(emb[:, :1])], dim=-1) if dim % 2 else emb
+
+
+@functools.lru_cache(maxsize=8)
+def _frequencies(half: int, max_period: float, device: torch.device) -> torch.Tensor:
+    """exp(−ln(max_period)·i/half), computed on the CPU as the original computes it and copied to the device once:
+    a copy at every step would block the host on the GPU's queue (read-only: shared by every call)."""
+    return torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half).to(device)
 
 
 class PatchEmbed3D(nn.Module):

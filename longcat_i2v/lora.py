@@ -38,14 +38,16 @@ class LoRAModule:
     ups: list[torch.Tensor]
     alpha_scale: torch.Tensor
 
-    def like(self, layer: nn.Linear) -> LoRAModule:
-        """The same LoRA on the layer's device and in its dtype (no copy when already there)."""
+    def like(self, layer: nn.Linear, device: torch.device | str | None = None) -> LoRAModule:
+        """The same LoRA in the layer's dtype on ``device``, by default the layer's (no copy when already there);
+        an offloaded layer's weight is not where it computes, so the pipeline says where."""
         w = layer.weight
+        device = w.device if device is None else device
         return LoRAModule(
             self.target,
-            self.down.to(w.device, w.dtype),
-            [u.to(w.device, w.dtype) for u in self.ups],
-            self.alpha_scale.to(w.device),
+            self.down.to(device, w.dtype),
+            [u.to(device, w.dtype) for u in self.ups],
+            self.alpha_scale.to(device),
         )
 
     def delta(self, x: torch.Tensor) -> torch.Tensor:
@@ -113,13 +115,15 @@ def check_fits(model: nn.Module, modules: list[LoRAModule], source: str = "LoRA"
                 )
 
 
-def fit_lora(state: dict[str, torch.Tensor], model: nn.Module, source: str = "LoRA") -> list[LoRAModule]:
-    """Parse an original-format LoRA state dict, check it fits ``model`` and place each module on its layer's
-    device and dtype (once, so that enabling it for a generation copies nothing)."""
+def fit_lora(
+    state: dict[str, torch.Tensor], model: nn.Module, source: str = "LoRA", device: torch.device | str | None = None
+) -> list[LoRAModule]:
+    """Parse an original-format LoRA state dict, check it fits ``model`` and place each module in its layer's
+    dtype on ``device`` (default: the layer's), once, so that enabling it for a generation copies nothing."""
     modules = parse_lora(state, source)
     check_fits(model, modules, source)
     named = dict(model.named_modules())
-    return [mod.like(named[mod.target]) for mod in modules]
+    return [mod.like(named[mod.target], device) for mod in modules]
 
 
 def read_lora_file(path: str | Path) -> dict[str, torch.Tensor]:
@@ -136,12 +140,18 @@ def read_lora_file(path: str | Path) -> dict[str, torch.Tensor]:
 class LoRAHandle:
     """Active LoRA hooks on a model; ``remove()`` restores the base behaviour exactly."""
 
-    def __init__(self, model: nn.Module, modules: list[LoRAModule], multiplier: float = 1.0) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        modules: list[LoRAModule],
+        multiplier: float = 1.0,
+        device: torch.device | str | None = None,
+    ) -> None:
         named = dict(model.named_modules())
         self._handles = []
         for mod in modules:
             layer = named[mod.target]
-            self._handles.append(layer.register_forward_hook(_hook(mod.like(layer), multiplier)))
+            self._handles.append(layer.register_forward_hook(_hook(mod.like(layer, device), multiplier)))
 
     def remove(self) -> None:
         for h in self._handles:

@@ -12,15 +12,14 @@ from pathlib import Path
 
 import torch
 
-from . import conditioning, defaults, refinement
-from .checkpoint import load_components
+from . import conditioning, defaults, loading, refinement
 from .denoise import StepCallback, denoise
 from .errors import InvalidInputError
 from .images import ImageLike, load_image
 from .long_video import LongVideoGeneration
 from .options import keyword_defaults, settings_from_call
 from .output import GenerationOutput
-from .parallel import setup_parallel
+from .planner import Request
 from .progress import Progress, ProgressFn
 from .refiner import Refiner
 from .schedule import set_schedule
@@ -48,15 +47,29 @@ class LongCatI2V(LongVideoGeneration, Refiner):
         dtype: torch.dtype = torch.float32,
         sp_size: int = 1,
         cfg_parallel: bool = False,
+        offload: str = "none",
+        text_encoder_device: str | None = None,
+        quantize: str | None = None,
+        compile: bool = False,
+        attention: str = "auto",
+        shard_weights: bool = False,
+        plan: Request | None = None,
     ) -> LongCatI2V:
         """Load a checkpoint in the original hub layout or FastVideo's. ``sp_size`` > 1 shards the DiT's sequence over
         that many ranks, and ``cfg_parallel`` runs the uncond/cond halves of CFG on two such groups, inside
-        an initialized default process group of sp_size × (2 if cfg_parallel else 1) ranks."""
-        components = load_components(checkpoint_dir, device, dtype)
-        parallel = None
-        if sp_size != 1 or cfg_parallel:
-            parallel = setup_parallel(components.dit.config.num_heads, sp_size, cfg_parallel)
-        return cls(components, device, parallel)
+        an initialized default process group of sp_size × (2 if cfg_parallel else 1) ranks.
+
+        Memory and speed (each a ``RuntimeSettings`` field, described there): ``offload`` "none", "model",
+        "group", "sequential" or "auto" (the planner's pick for the device's free memory, sized for ``plan``, by
+        default the default generation); ``text_encoder_device``; ``quantize`` "fp8"/"int8" (weight-only DiT);
+        ``compile`` (regional torch.compile); ``attention`` "auto", "sdpa", "flash", "flash3";
+        ``shard_weights`` (FSDP2 over the sp ranks). Only ``quantize`` changes the numbers."""
+        options = RuntimeSettings(
+            sp_size=sp_size, cfg_parallel=cfg_parallel, offload=offload, text_encoder_device=text_encoder_device,
+            quantize=quantize, compile=compile, attention=attention, shard_weights=shard_weights,
+        )  # fmt: skip
+        loaded = loading.load(checkpoint_dir, device, dtype, options, plan)
+        return cls(loaded.components, device, loaded.parallel, loaded.placement, loaded.attention_kernel)
 
     # Image to video ------------------------------------------------------------------------------------------
 
@@ -305,10 +318,12 @@ def load_pipeline(
     sp_size: int = 1,
     cfg_parallel: bool = False,
     runtime: RuntimeSettings | None = None,
+    plan: Request | None = None,
 ) -> LongCatI2V:
     """``from_pretrained`` with the defaults every front end uses: the built-in tiny checkpoint (made on first
     use) when ``checkpoint`` is None, the first GPU if there is one, and ``dtype`` by name (bfloat16 on CUDA,
-    float32 elsewhere by default). ``runtime`` gives the same options as one ``RuntimeSettings``."""
+    float32 elsewhere by default). ``runtime`` gives these and every other load option (offload, quantize,
+    compile, attention, sharding) as one ``RuntimeSettings``; ``plan`` sizes ``offload="auto"``."""
     if runtime is None:
         runtime = RuntimeSettings(
             checkpoint=None if checkpoint is None else str(checkpoint),
@@ -320,4 +335,9 @@ def load_pipeline(
     root = runtime.checkpoint if runtime.checkpoint is not None else ensure_tiny_checkpoint()
     device = runtime.device or defaults.default_device()
     torch_dtype = defaults.DTYPES[runtime.dtype or defaults.default_dtype(device)]
-    return LongCatI2V.from_pretrained(root, device, torch_dtype, runtime.sp_size, runtime.cfg_parallel)
+    r = runtime
+    return LongCatI2V.from_pretrained(
+        root, device, torch_dtype, r.sp_size, r.cfg_parallel, offload=r.offload,
+        text_encoder_device=r.text_encoder_device, quantize=r.quantize, compile=r.compile, attention=r.attention,
+        shard_weights=r.shard_weights, plan=plan,
+    )  # fmt: skip

@@ -31,7 +31,7 @@ MODE_NOTES = {
     "none": "every component on the GPU",
     "model": "each component on the GPU only while it works",
     "group": "model + DiT blocks streamed from pinned CPU memory, one group ahead",
-    "sequential": "text encoder on the CPU, every other layer moved in just for its forward",
+    "sequential": "text encoder on the CPU, every DiT layer moved in just for its forward, the VAE while it works",
 }
 DTYPE_BYTES = {"bfloat16": 2, "float16": 2, "float32": 4}
 
@@ -45,7 +45,9 @@ def add_plan_command(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--width", type=int, help="explicit width (multiple of 16), with --height")
     p.add_argument("--num-frames", type=int, default=defaults.NUM_FRAMES)
     p.add_argument("--guidance", type=float, default=defaults.GUIDANCE, help="> 1 runs the CFG batch of 2")
-    p.add_argument("--sp", type=int, default=1, help="sequence-parallel ranks (activations split, weights not)")
+    p.add_argument("--sp", type=int, default=1, help="sequence-parallel ranks (activations split; weights too with "
+                   "--shard-weights)")  # fmt: skip
+    p.add_argument("--shard-weights", action="store_true", help="DiT and text encoder sharded over the --sp ranks")
     p.add_argument("--refine", action="store_true", help="add the 720p refinement stage (no CFG)")
     p.add_argument("--quantize", choices=QUANT_MODES, help="weight-only DiT quantization")
     p.add_argument("--dtype", default="bfloat16", choices=tuple(DTYPE_BYTES))
@@ -73,6 +75,8 @@ def request_from_args(args: argparse.Namespace) -> Request:
         raise InvalidInputError(f"--num-frames must be of the form 4k+1 (1, 5, ..., 93), got {args.num_frames}")
     if args.sp < 1:
         raise InvalidInputError(f"--sp must be >= 1, got {args.sp}")
+    if args.shard_weights and args.sp < 2:
+        raise InvalidInputError(f"--shard-weights shards over the --sp ranks: give --sp 2 or more (got {args.sp})")
     if not 1 <= args.cond_frames <= args.num_frames:
         raise InvalidInputError(f"--cond-frames must be between 1 and --num-frames, got {args.cond_frames}")
     if (args.height is None) != (args.width is None):
@@ -87,7 +91,8 @@ def request_from_args(args: argparse.Namespace) -> Request:
     return Request(
         height, width, args.num_frames, cfg=args.guidance > 1, sp=args.sp, dtype_bytes=DTYPE_BYTES[args.dtype],
         quantize=args.quantize, text_tokens=args.max_sequence_length, cond_frames=args.cond_frames,
-        kv_cache=args.kv_cache, refine=args.refine, refine_size=bucket_size(width, height, "720p"),
+        kv_cache=args.kv_cache, shard=args.shard_weights, refine=args.refine,
+        refine_size=bucket_size(width, height, "720p"),
     )  # fmt: skip
 
 
@@ -102,7 +107,8 @@ def format_plan(r: Request, models: Models, plans: list[ModePlan], budget_gib: f
     dit = dit_weights(cfg, s, r.quantize)
     lines = [
         f"Estimated peak GPU memory (GiB; estimated, not measured) for {r.height}x{r.width}, {r.num_frames} frames = "
-        f"{r.latent_frames} latent frames = {n:,} tokens; CFG batch {2 if r.cfg else 1}; sp {r.sp}; {dtype}",
+        f"{r.latent_frames} latent frames = {n:,} tokens; CFG batch {2 if r.cfg else 1}; sp {r.sp}"
+        f"{' (weights sharded)' if r.shard else ''}; {dtype}",
         f"weights: DiT {_gib(dit.total)} ({r.quantize or dtype}), text encoder "
         f"{_gib(text_encoder_weights(models.text, s).total)}, VAE {_gib(vae_weights(models.vae or {}, s).total)}; "
         f"DiT activations per rank {_gib(dit_activation_bytes(cfg, n, 2 if r.cfg else 1, s, r.sp))}",
@@ -129,7 +135,9 @@ def format_plan(r: Request, models: Models, plans: list[ModePlan], budget_gib: f
     )
     lines += [f"  {mode}: {note}" for mode, note in MODE_NOTES.items()]
     if picked is None:
-        lines.append("nothing fits: try --quantize fp8, --sp N, fewer frames or a smaller size")
+        lines.append("nothing fits: try --quantize fp8, --sp N [--shard-weights], fewer frames or a smaller size")
+    if r.shard:
+        lines.append("with --shard-weights the weights stay on the GPUs (offload none): one mode")
     return "\n".join(lines)
 
 

@@ -7,13 +7,15 @@ count, by formulas that follow what the code keeps alive at its peak (checked ag
   qkv, normed q and k, rotated q in the model dtype; a float32 copy, x·cos, rotated pairs and ·sin in float32);
   for wide FFNs it is the SwiGLU (w1→silu, w3 and their product next to four hidden-size tensors);
 - VAE: diffusers' ``AutoencoderKLWan`` decodes one latent frame (4 video frames) at a time, so its activations
-  depend on H×W only; the decoded video itself grows with the frame count ("kept": all frames stay on the GPU
-  until the end, as today; "chunked": each chunk's frames go to the CPU as they come).
+  depend on H×W only; the pipeline decodes a few latent frames per chunk and moves each chunk's frames to the
+  CPU (``vae_decode``), so the decoded video on the GPU is one chunk's.
 
-Modes (what stays on the GPU): ``none`` every component, always; ``model`` each component only while it works
-(text encoder, VAE encode, DiT, VAE decode); ``group`` as ``model``, and the DiT's blocks stream from pinned CPU
-memory one group ahead (two groups resident); ``sequential`` the text encoder runs on the CPU and every other
-layer is moved to the GPU just for its own forward (two layers resident), the KV cache streamed per block.
+Modes (what stays on the GPU, ``offload.py``): ``none`` every component, always; ``model`` each component only
+while it works (text encoder, VAE encode, DiT, VAE decode); ``group`` as ``model``, and the DiT's blocks stream
+from pinned CPU memory one group ahead (two groups resident); ``sequential`` the text encoder runs on the CPU,
+every DiT layer is moved to the GPU just for its own forward (two layers counted), the VAE while it works, the
+KV cache streamed per block. ``shard`` (FSDP2 over the sp ranks, with ``none`` only): each rank holds 1/sp of the
+DiT and the text encoder, and one unit gathered whole while it runs.
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ from torch import nn
 
 from . import layouts
 from .conditioning import SIZE_MULTIPLE
+from .defaults import OFFLOAD_MODES
 from .dit import FP32_MODULES, DiTConfig, LongCatDiT
 from .files import read_json
 from .quant import is_quantized_layer, quantized_weight_bytes
+from .vae_decode import CHUNK_LATENTS
 
-OFFLOAD_MODES = ("none", "model", "group", "sequential")  # cheapest (fastest) first
 GIB = 1024**3
 CUDA_RESERVE = 1 * GIB  # CUDA context and cuBLAS/cuDNN workspaces: memory that is no tensor
 FRAGMENTATION = 0.05  # the caching allocator's slack over the tensor peak: a guess until bench/gpu_check.py measures it
@@ -91,6 +94,7 @@ class Request:
     text_tokens: int = 512
     cond_frames: int = 1  # the image; a continuation's conditioning frames
     kv_cache: bool = False  # conditioning tokens' K/V computed once and cached (continuation)
+    shard: bool = False  # DiT and text encoder weights sharded over the sp ranks (offload none only)
     refine: bool = False
     refine_size: tuple[int, int] | None = None  # (height, width) of the refinement stage
 
@@ -207,12 +211,11 @@ def vae_encode_bytes(base_dim: int, height: int, width: int, frames: int = 1, dt
     return chunk * base_dim * height * width * dtype_bytes
 
 
-def vae_decode_bytes(base_dim: int, height: int, width: int, frames: int, dtype_bytes: int = 2, chunked=False) -> int:
-    """Peak of decoding: one latent frame's activations next to the decoded video so far ("kept") or next to one
-    chunk's frames ("chunked"); at the end the pipeline converts the frames to float32 (copy and one temporary)."""
+def vae_decode_bytes(base_dim: int, height: int, width: int, frames: int, dtype_bytes: int = 2) -> int:
+    """Peak of decoding ``frames`` frames: one latent frame's activations next to the chunk's decoded frames so far,
+    or the chunk converted to float32 (a copy and one temporary) before it goes to the CPU."""
     s = dtype_bytes
-    pixels = 3 * height * width
-    video = pixels * (4 if chunked else frames)
+    video = 3 * height * width * min(frames, 4 * CHUNK_LATENTS)
     return max(VAE_DECODE_CHUNK * base_dim * height * width * s + video * s, video * (s + 8))
 
 
@@ -255,9 +258,14 @@ def _resident(mode: str, component: str, weights: dict[str, Weights], depth: int
         return sum(w.total for w in weights.values())
     if component == "dit":
         return _dit_resident(mode, weights["dit"], depth)
-    if mode == "sequential":
-        return 0 if component == "text" else 2 * weights[component].largest_layer
+    if mode == "sequential" and component == "text":
+        return 0
     return weights[component].total
+
+
+def _sharded(w: Weights, sp: int, unit: int) -> Weights:
+    """A component sharded over ``sp`` ranks: its shard, and the largest unit gathered whole while it runs."""
+    return Weights(math.ceil(w.total / sp) + unit, w.block, w.largest_layer)
 
 
 def plan(request: Request, models: Models = Models()) -> list[ModePlan]:
@@ -268,6 +276,9 @@ def plan(request: Request, models: Models = Models()) -> list[ModePlan]:
         "vae": vae_weights(models.vae or {}, s),
         "dit": dit_weights(cfg, s, r.quantize),
     }
+    if r.shard:
+        weights["text"] = _sharded(weights["text"], r.sp, weights["text"].largest_layer)
+        weights["dit"] = _sharded(weights["dit"], r.sp, weights["dit"].block)
     enc_dim, dec_dim = models.vae_dims()
     batch = 2 if r.cfg else 1
     per_frame = tokens(1, r.height, r.width)
@@ -279,9 +290,8 @@ def plan(request: Request, models: Models = Models()) -> list[ModePlan]:
     dit_act = dit_activation_bytes(cfg, steps, batch, s, r.sp) + held
     frames = 1 + 4 * (r.latent_frames - 1)
     plans = []
-    for mode in OFFLOAD_MODES:
+    for mode in ("none",) if r.shard else OFFLOAD_MODES:
         kv = kv_cache_bytes(cfg, cond_tokens // r.sp, s, None if mode in ("none", "model") else 2) if r.kv_cache else 0
-        chunked = mode != "none"
         stages = [
             Stage("text", _resident(mode, "text", weights, cfg.depth),
                   0 if mode == "sequential" else text_activation_bytes(models.text, batch, r.text_tokens, s)),
@@ -289,15 +299,15 @@ def plan(request: Request, models: Models = Models()) -> list[ModePlan]:
                   vae_encode_bytes(enc_dim, r.height, r.width, r.cond_frames, s) + held),
             Stage("denoise", _resident(mode, "dit", weights, cfg.depth), dit_act + kv),
             Stage("decode", _resident(mode, "vae", weights, cfg.depth),
-                  vae_decode_bytes(dec_dim, r.height, r.width, frames, s, chunked) + held),
+                  vae_decode_bytes(dec_dim, r.height, r.width, frames, s) + held),
         ]  # fmt: skip
         if r.refine:
-            stages += _refine_stages(mode, r, models, weights, chunked)
+            stages += _refine_stages(mode, r, models, weights)
         plans.append(ModePlan(mode, tuple(stages)))
     return plans
 
 
-def _refine_stages(mode: str, r: Request, models: Models, weights: dict[str, Weights], chunked: bool) -> list[Stage]:
+def _refine_stages(mode: str, r: Request, models: Models, weights: dict[str, Weights]) -> list[Stage]:
     """Refinement: the stage-1 video up-sampled (float32 and the VAE dtype) and encoded, the DiT without CFG on
     the refinement grid, then the decode."""
     cfg, s = models.dit, r.dtype_bytes
@@ -311,7 +321,7 @@ def _refine_stages(mode: str, r: Request, models: Models, weights: dict[str, Wei
     return [
         Stage("refine encode", vae_w, vae_encode_bytes(enc_dim, h, w, frames, s) + video + held),
         Stage("refine", dit_w, dit_activation_bytes(cfg, tokens(total, h, w), 1, s, r.sp) + held),
-        Stage("refine decode", vae_w, vae_decode_bytes(dec_dim, h, w, frames, s, chunked) + held),
+        Stage("refine decode", vae_w, vae_decode_bytes(dec_dim, h, w, frames, s) + held),
     ]
 
 

@@ -22,9 +22,10 @@ from types import ModuleType
 import torch
 from torch import nn
 
+from . import defaults
 from .errors import InvalidInputError, MissingDependencyError, QuantizationError
 
-QUANT_MODES = ("fp8", "int8")
+QUANT_MODES = defaults.QUANT_MODES
 QUANTIZED_LAYERS = (
     "attn.qkv", "attn.proj", "cross_attn.q_linear", "cross_attn.kv_linear", "cross_attn.proj",
     "ffn.w1", "ffn.w2", "ffn.w3",
@@ -99,14 +100,14 @@ def quantize_dit(dit: nn.Module, mode: str) -> nn.Module:
 
 def parameter_bytes(model: nn.Module) -> int:
     """Bytes the model's parameters and buffers occupy, quantized ones by their stored data and scales."""
-    return sum(_stored_bytes(t) for t in list(model.parameters()) + list(model.buffers()))
+    return sum(stored_bytes(t) for t in list(model.parameters()) + list(model.buffers()))
 
 
-def _stored_bytes(t: torch.Tensor) -> int:
+def stored_bytes(t: torch.Tensor) -> int:
     """A plain tensor's bytes, or the sum over a tensor subclass's inner tensors (recursively)."""
     if not hasattr(t, "__tensor_flatten__"):
         return t.numel() * t.element_size()
-    return sum(_stored_bytes(getattr(t, name)) for name in t.__tensor_flatten__()[0])
+    return sum(stored_bytes(getattr(t, name)) for name in t.__tensor_flatten__()[0])
 
 
 def relative_error(out: torch.Tensor, ref: torch.Tensor) -> float:

@@ -315,18 +315,57 @@ class RuntimeSettings(Settings):
         False, "let image URLs reach loopback, private and link-local addresses (refused by default)",
         front_ends=("cli",),
     )  # fmt: skip
+    offload: str = option(
+        "none",
+        "where the weights wait while they do not compute: none (all on the GPU), model (each component on the GPU "
+        "only while it works), group (DiT blocks streamed from pinned CPU memory one ahead), sequential (each layer "
+        "on the GPU for its own forward; the least memory), auto (the planner's pick for this GPU's free memory); "
+        "the same frames in every mode",
+        choices=(*defaults.OFFLOAD_MODES, "auto"),
+    )
+    text_encoder_device: str | None = option(
+        None, "keep and run the text encoder on this device (e.g. cpu); None: as the offload mode does (CPU for "
+        "sequential)",
+    )  # fmt: skip
+    quantize: str | None = option(
+        None, "weight-only DiT quantization through torchao (fp8: e4m3, int8); the one option that changes the numbers",
+        choices=defaults.QUANT_MODES,
+    )  # fmt: skip
+    compile: bool = option(False, "regional torch.compile of the DiT blocks (the first generation compiles)")
+    attention: str = option(
+        "auto",
+        "attention kernel: auto (FlashAttention-3 on Hopper, else flash-attn 2, when installed and bf16/fp16 on "
+        "CUDA; else SDPA), sdpa, flash (flash-attn 2), flash3",
+        choices=defaults.ATTENTION_KERNELS,
+    )
+    shard_weights: bool = option(
+        False, "shard the DiT's and the text encoder's weights over the --sp ranks (FSDP2; each rank holds 1/sp)",
+        front_ends=("cli", "eval"),
+    )  # fmt: skip
 
     def check_together(self) -> None:
-        if self.device is not None:
-            _check_device(self.device)
+        for name in ("device", "text_encoder_device"):
+            if getattr(self, name) is not None:
+                _check_device(getattr(self, name), name)
+        if self.shard_weights:  # (sp >= 2 is checked at load: the eval harness takes sp from its world size)
+            clash = [f for f, unset in _NOT_WITH_SHARDING.items() if getattr(self, f) != unset]
+            if clash:
+                names = " and ".join("{" + f + "}" for f in clash)
+                raise SettingsError(
+                    ("shard_weights", *clash), f"{{shard_weights}} cannot be combined with {names} (not supported)"
+                )
 
 
-def _check_device(device: str) -> None:
+# The runtime options sharding is not combined with (untested together), and their values when not used.
+_NOT_WITH_SHARDING = {"offload": "none", "text_encoder_device": None, "quantize": None, "compile": False}
+
+
+def _check_device(device: str, name: str = "device") -> None:
     import torch
 
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
-        raise invalid("device", device, "a torch device such as cpu, cuda or cuda:1") from None
+        raise invalid(name, device, "a torch device such as cpu, cuda or cuda:1") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise invalid("device", device, "a device this machine has (no CUDA device is available here; use cpu)")
+        raise invalid(name, device, "a device this machine has (no CUDA device is available here; use cpu)")

@@ -1,5 +1,7 @@
-"""The stages every kind of generation shares: the components and where they run, LoRAs on for one call,
-prompt encoding, the first latents, the denoiser for the loop, decoding, and one generation at a time.
+"""The stages every kind of generation shares: the components and where they run (``offload.Placement``: each
+stage brings in the component it needs), LoRAs on for one call, prompt encoding (cached per prompt), the first
+latents, the denoiser for the loop, decoding chunk by chunk, and one generation at a time (with this pipeline's
+attention kernel).
 
 ``LongCatI2V`` (pipeline.py) composes them into image-to-video, continuation and refinement; keeping them here
 keeps each of those a short, readable sequence of stages.
@@ -17,6 +19,7 @@ import numpy as np
 import torch
 
 from . import conditioning, defaults
+from .attention import using_kernel
 from .cache import build_cache, cached_model
 from .checkpoint import Components
 from .denoise import ModelFn, StepCallback
@@ -24,21 +27,43 @@ from .dit import LongCatDiT
 from .errors import InvalidInputError
 from .layouts import detect_layout, lora_path, read_lora
 from .lora import LoRAHandle, LoRAModule, fit_lora
+from .offload import Placement
 from .parallel import Parallel
 from .progress import Progress, ProgressFn
+from .prompt_cache import PromptCache
 from .text import encode_prompts
 from .tiny import TINY_MARKER
+from .vae_decode import CHUNK_LATENTS, decode_frames
 
 
 class PipelineStages:
     """The loaded components on their device, and the stages built on them."""
 
-    def __init__(self, components: Components, device: torch.device | str = "cpu", parallel: Parallel | None = None):
+    def __init__(
+        self,
+        components: Components,
+        device: torch.device | str = "cpu",
+        parallel: Parallel | None = None,
+        placement: Placement | None = None,
+        attention_kernel: str = "sdpa",
+    ):
         self.components = components
         self.device = torch.device(device)
         self.parallel = parallel or Parallel()
+        self.placement = placement or Placement(components, self.device)
+        self.attention_kernel = attention_kernel  # the resolved kernel ("sdpa", "flash", "flash3") it runs with
+        self.prompts = PromptCache()
         self._loras: dict[str, list[LoRAModule]] = {}
         self._busy = threading.Lock()
+
+    @property
+    def offload(self) -> str:
+        """The offload mode the components are placed by ("none", "model", "group", "sequential")."""
+        return self.placement.mode
+
+    def describe(self) -> str:
+        """Where it runs and how, for a front end's summary: "cuda, offload group, attention flash3"."""
+        return f"{self.device}, {self.placement.describe()}, attention {self.attention_kernel}"
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -57,7 +82,8 @@ class PipelineStages:
     def lora(self, name: str) -> list[LoRAModule]:
         """LoRA file ``name`` (under lora/ in either layout), read, checked against the DiT and placed once."""
         if name not in self._loras:
-            self._loras[name] = fit_lora(read_lora(self.checkpoint_dir, name), self.dit, str(self.lora_path(name)))
+            path = str(self.lora_path(name))
+            self._loras[name] = fit_lora(read_lora(self.checkpoint_dir, name), self.dit, path, self.device)
         return self._loras[name]
 
     def lora_path(self, name: str) -> Path:
@@ -77,17 +103,23 @@ class PipelineStages:
         if name is None:
             yield
             return
-        with LoRAHandle(self.dit, self.lora(name)):
+        with LoRAHandle(self.dit, self.lora(name), device=self.device):
             yield
 
     def encode_text(
         self, prompt: str, negative_prompt: str | None, use_cfg: bool, max_sequence_length: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Embeddings and mask for the DiT: [negative, positive] with CFG (negative "" if none), else [positive]."""
+        """Embeddings and mask for the DiT: [negative, positive] with CFG (negative "" if none), else [positive];
+        a prompt seen before in this session comes from the cache, not the text encoder."""
         prompts = [negative_prompt or "", prompt] if use_cfg else [prompt]
         c = self.components
-        embeds, mask = encode_prompts(c.tokenizer, c.text_encoder, prompts, max_sequence_length, self.device)
-        return embeds.to(self.dit.dtype), mask
+
+        def encode() -> tuple[torch.Tensor, torch.Tensor]:
+            where = self.placement.use("text")
+            embeds, mask = encode_prompts(c.tokenizer, c.text_encoder, prompts, max_sequence_length, where)
+            return embeds.to(self.device, self.dit.dtype), mask.to(self.device)
+
+        return self.prompts.get((tuple(prompts), max_sequence_length), encode)
 
     def prepare_latents(
         self,
@@ -100,10 +132,13 @@ class PipelineStages:
         """Noise drawn first (or ``latents`` given instead), then the conditioning frames' latents (posterior
         sample, normalized) put in front, in ``dtype``."""
         vae, channels = self.components.vae, self.dit.config.in_channels
+        self.placement.use("vae")
         return conditioning.prepare_latents(vae, pixels, num_frames, generator, self.device, channels, latents, dtype)
 
     def model(self, text: torch.Tensor, text_mask: torch.Tensor, **dit_kwargs) -> ModelFn:
         """The denoiser for the loop: the DiT on this rank's part of the work (see ``Parallel.run``)."""
+
+        self.placement.use("dit")
 
         def run(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             return self.parallel.run(self.dit, x, t, text, text_mask, **dit_kwargs)
@@ -128,19 +163,22 @@ class PipelineStages:
         nothing to cache for."""
         if not kv_cache or latents.shape[2] == num_cond:
             return self.model(text, text_mask, num_cond_latents=num_cond, cond_rope=cond_rope)
+        self.placement.use("dit")
         cache = build_cache(self.dit, latents[:, :, :num_cond], cond_rope, offload, sp=self.parallel.sp)
         model = self.model(text, text_mask, num_cond_latents=num_cond, cond_rope=cond_rope, kv_cache=cache)
         return cached_model(model, cache, with_cond_velocity)
 
     @torch.no_grad()
     def decode(self, latents: torch.Tensor, progress: ProgressFn | None = None) -> np.ndarray:
-        """Denormalize, VAE-decode (clamped to [-1, 1]) and map to float frames [F, H, W, 3] in [0, 1]."""
-        self.report(progress, Progress("decoding", 0, 1))
+        """Denormalize, VAE-decode (clamped to [-1, 1]) and map to float frames [F, H, W, 3] in [0, 1], a few
+        latent frames at a time (``vae_decode``: the same frames, one chunk on the device), reporting each chunk
+        (raising GenerationCancelled from ``progress`` stops between chunks)."""
         vae = self.components.vae
-        video = vae.decode(conditioning.denormalize(latents.to(vae.dtype), vae), return_dict=False)[0]
-        video = (video.float() / 2 + 0.5).clamp(0, 1)
-        self.report(progress, Progress("decoding", 1, 1))
-        return video[0].permute(1, 2, 3, 0).cpu().numpy()
+        self.placement.use("vae")
+        chunks = -(-latents.shape[2] // CHUNK_LATENTS)
+        self.report(progress, Progress("decoding", 0, chunks))
+        z = conditioning.denormalize(latents.to(vae.dtype), vae)
+        return decode_frames(vae, z, lambda k, n: self.report(progress, Progress("decoding", k, n)), CHUNK_LATENTS)
 
     def step_callback(
         self,
@@ -171,7 +209,8 @@ class PipelineStages:
                 "this pipeline is already generating in another thread; use one pipeline per thread, or wait"
             )
         try:
-            yield
+            with using_kernel(self.attention_kernel):
+                yield
         finally:
             self._busy.release()
 
