@@ -30,6 +30,8 @@ CSS = """
 .tiny-warning, .tiny-warning * { color: #5c4400 !important; }
 #header p { margin: 0; }
 #preview img { width: 100%; height: 100%; object-fit: contain; }
+#history .grid-container { grid-template-columns: repeat(auto-fill, minmax(150px, 200px)) !important; }
+#history .thumbnail-item { aspect-ratio: 16 / 9; }
 @media (max-width: 640px) {
   #header h1 { font-size: 1.25rem; margin: 0; }
   #header .details, .tiny-warning .details { display: none; }
@@ -121,7 +123,7 @@ def build_page(handlers: Handlers, gallery: GalleryHandlers, pipe: LongCatI2V, c
     """Lay out the components and wire their events; the caller configures the queue."""
     fields = form_fields(config)
     theme = gr.themes.Soft(font=SYSTEM_FONTS, font_mono=["ui-monospace", "Consolas", "monospace"])
-    every = max(1, min(600, int(config.keep_outputs_s) // 10))
+    every = max(1, min(60, int(config.keep_outputs_s) // 10))  # gradio's copies: as often as the worker sweeps
     with gr.Blocks(title="LongCat-Video image to video", theme=theme, css=CSS, analytics_enabled=False,
                    delete_cache=(every, int(config.keep_outputs_s))) as page:  # fmt: skip
         gr.Markdown(header(pipe), elem_id="header")
@@ -137,7 +139,7 @@ def build_page(handlers: Handlers, gallery: GalleryHandlers, pipe: LongCatI2V, c
                     inputs.update(build_inputs(fields, "settings", config, pipe))
             with gr.Column(scale=6, min_width=320, elem_id="output-column"):
                 status = gr.Markdown("Upload an image and press **Generate**.", elem_id="status")
-                preview = gr.Image(label="Live preview (the model's current estimate, cheaply decoded)",
+                preview = gr.Image(label="Live preview: the model's current guess, in rough colours",
                                    interactive=False, format="jpeg", elem_id="preview", height=180)  # fmt: skip
                 video = gr.Video(label="Video", format="mp4", interactive=False, autoplay=True, loop=True,
                                  elem_id="output-video")  # fmt: skip
@@ -154,8 +156,8 @@ def build_page(handlers: Handlers, gallery: GalleryHandlers, pipe: LongCatI2V, c
         with gr.Group():
             gr.Markdown("### This session's videos\nEvery result stays here with its settings and timing; pick "
                         "one to show it again, or compare two.")  # fmt: skip
-            history_view = gr.Gallery(label="History", columns=6, height=200, allow_preview=False,
-                                      object_fit="contain", elem_id="history")  # fmt: skip
+            history_view = gr.Gallery(label="History", columns=6, height=180, allow_preview=False,
+                                      object_fit="cover", elem_id="history")  # fmt: skip
             with gr.Row(equal_height=True):
                 compare_a = gr.Dropdown(label="Compare", choices=[], elem_id="compare-a")
                 compare_b = gr.Dropdown(label="with", choices=[], elem_id="compare-b")

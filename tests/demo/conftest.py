@@ -78,7 +78,9 @@ def served(
     """The demo on a free local port, its videos written to a temp dir; closed after the module.
     A test module may set ``FORM`` to serve other form settings than TINY_FORM."""
     config = getattr(request.module, "FORM", TINY_FORM)
-    worker = GenerationWorker(tiny_pipe, output_dir=tmp_path_factory.mktemp("videos"))
+    worker = GenerationWorker(
+        tiny_pipe, output_dir=tmp_path_factory.mktemp("videos"), preview_interval_s=config.preview_interval_s
+    )
     with serving(worker, config) as url:
         yield Served(url, worker)
 
