@@ -29,7 +29,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 # A 16:9 size that is small enough for a CPU yet big enough to look like a video in the screenshot; previews at
 # every step, so that a few steps show several.
-FORM = DemoConfig(resolution=CUSTOM_SIZE, width=256, height=144, min_side=32, num_frames=9, steps=4,
+FORM = DemoConfig(resolution=CUSTOM_SIZE, width=256, height=144, min_side=32, num_frames=5, steps=4,
                   preview_interval_s=0)  # fmt: skip
 TIMEOUT_MS = 120_000
 PHONE = {"width": 390, "height": 844}
@@ -103,8 +103,8 @@ def test_desktop_preview_video_and_comparison(served, browser: Browser, tmp_path
     assert any(text.startswith("Decoding") for text in seen["status"])
     video = page.locator("#output-video video")
     assert video.evaluate("v => [v.videoWidth, v.videoHeight]") == [256, 144]
-    assert video.evaluate("v => v.duration") == pytest.approx(9 / FORM.fps, abs=0.1)
-    expect(page.locator("#status")).to_contain_text("9 frames at 256×144")
+    assert video.evaluate("v => v.duration") == pytest.approx(5 / FORM.fps, abs=0.1)
+    expect(page.locator("#status")).to_contain_text("5 frames at 256×144")
     expect(page.locator("#cancel")).to_be_disabled()
     expect(page.locator("#compare")).to_be_disabled()  # one video: nothing to compare yet
 
