@@ -37,8 +37,12 @@ class DemoConfig:
     max_fps: int = defaults.MAX_FPS
     max_prompt_chars: int = defaults.MAX_PROMPT_CHARS
     max_image_pixels: int = defaults.MAX_IMAGE_PIXELS
-    max_queue: int = 32
-    keep_outputs_s: float = 3600.0
+    max_image_bytes: int = defaults.MAX_IMAGE_BYTES  # one limit for uploads, data: URLs and request bodies
+    max_queue: int = 32  # requests waiting for their turn, beyond which new ones are refused
+    concurrency: int = 1  # requests taken from the queue at once (one generates; the rest wait for the device)
+    keep_outputs_s: float = 3600.0  # every file the server makes is deleted once older than this
+    history_size: int = 12  # results kept in each visitor's history
+    preview_interval_s: float = 0.5  # at most one live preview per this many seconds
 
     def __post_init__(self) -> None:
         problems = []
@@ -62,6 +66,11 @@ class DemoConfig:
         ):
             if not low <= value <= high:
                 problems.append(f"{name} {value} must be in [{low}, {high}]")
+        for name in ("max_image_bytes", "max_queue", "concurrency", "keep_outputs_s", "history_size"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.preview_interval_s < 0:
+            problems.append(f"preview_interval_s must be >= 0, got {self.preview_interval_s}")
         if self.max_steps < defaults.STEPS:
             problems.append(f"max_steps must be >= {defaults.STEPS} (the model's default), got {self.max_steps}")
         if self.resolution not in self.resolution_choices:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from longcat_i2v import defaults
 from longcat_i2v.options import FieldSpec, specs_for
 from longcat_i2v.settings import I2VSettings
 
@@ -41,6 +42,11 @@ class FormField:
     whole: bool = False  # an integer setting: the component offers whole numbers only
 
 
+def frames_help(num_frames: int, fps: int) -> str:
+    """The frame count's explanation, with the clip's length at the chosen frame rate."""
+    return f"4k+1 frames (5, 9, 13, …); {num_frames} frames at {fps} fps play for {num_frames / fps:.1f} s."
+
+
 def _skip_to_mode(checked: Any) -> Any:
     return checked if not isinstance(checked, bool) else ("skip" if checked else "full")
 
@@ -60,21 +66,27 @@ LOOKS: dict[str, Callable[[DemoConfig], dict[str, Any]]] = {
                          "minimum": c.min_side, "maximum": c.max_side},
     "num_frames": lambda c: {"component": "slider", "label": "Number of frames", "default": c.num_frames,
                              "minimum": c.min_frames, "maximum": c.max_frames, "step": 4,
-                             "info": f"4k+1; at {c.fps} fps, 93 frames play for about 6 s."},
+                             "info": frames_help(c.num_frames, c.fps)},
     "steps": lambda c: {"component": "slider", "label": "Steps", "default": c.steps, "minimum": 1,
-                        "maximum": c.max_steps, "step": 1, "row": "sampler"},
+                        "maximum": c.max_steps, "step": 1, "row": "sampler",
+                        "info": f"Denoising steps; the time grows with them (the model's default: {defaults.STEPS})."},
     "guidance": lambda c: {"component": "slider", "label": "Guidance", "default": 4.0, "minimum": 0.0,
                            "maximum": c.max_guidance, "step": 0.5, "row": "sampler",
-                           "info": "How strongly the prompt steers (CFG); 1 or less turns it off."},
-    "seed": lambda c: {"component": "number", "label": "Seed", "default": -1, "info": "-1 or empty: random",
+                           "info": "How closely the video follows the prompt (classifier-free guidance); 1 or less "
+                                   "turns it off, which halves the time per step."},
+    "seed": lambda c: {"component": "number", "label": "Seed", "default": -1,
+                       "info": "-1 or empty: random. The same seed and settings give the same video.",
                        "row": "seed", "minimum": 0, "maximum": MAX_SEED},
     "fps": lambda c: {"component": "slider", "label": "FPS", "default": c.fps, "minimum": 1, "maximum": c.max_fps,
-                      "step": 1, "row": "seed"},
-    "distill": lambda c: {"component": "checkbox", "label": "Distill (16 steps, guidance 1.0)", "row": "toggles"},
+                      "step": 1, "row": "seed", "info": "Frame rate of the mp4: how long it plays, not what is made."},
+    "distill": lambda c: {"component": "checkbox", "label": "Distill (16 steps, guidance 1.0)", "row": "toggles",
+                          "info": "The distilled LoRA: 16 unguided steps instead of 50 guided ones, about 6× fewer "
+                                  "model passes."},
     "cond_rope": lambda c: {"name": "skip_cond_rope", "component": "checkbox", "default": False,
                             "label": "Skip RoPE on the conditioning frame", "row": "toggles",
                             "to_setting": _skip_to_mode,
-                            "info": "An experiment: the first frame's tokens carry no position."},
+                            "info": "An experiment: the input frame's tokens get no position encoding (RoPE). The "
+                                    "model was trained with it; compare both in the history."},
 }  # fmt: skip
 
 IMAGE = FormField("image", None, "image", "Input image", place="main", element_id="input-image")

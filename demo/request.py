@@ -7,6 +7,7 @@ then by the core's settings (the method's rules), and a failure names the field 
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from longcat_i2v.settings import I2VSettings
 from .config import CUSTOM_SIZE, DemoConfig
 from .fields import FormField, form_fields
 
+FAR_TOO_LARGE = "The image has far too many pixels to process. Please upload a smaller picture."
 NOT_AN_IMAGE = "The uploaded file is not an image this demo can read. Please upload a PNG, JPEG or WebP picture."
 
 
@@ -46,15 +48,19 @@ class GenerationRequest:
         return {"image": self.image, "settings": self.settings}
 
 
-def load_image(path: str | Path | None, max_pixels: int) -> Image.Image:
-    """Open an uploaded local file as an upright RGB image, refusing non-images and oversized pictures."""
-    if path is None or path == "":
+def load_image(source: str | Path | bytes | None, max_pixels: int) -> Image.Image:
+    """Open an uploaded local file (or the bytes of a ``data:`` URL) as an upright RGB image, refusing non-images
+    and oversized pictures. Decoding takes seconds for a big picture: call it off the event loop."""
+    if source is None or source == "":
         raise ImageInputError("Please upload an image first: the video starts from it.")
-    path = Path(path)
-    if not path.is_file():
-        raise ImageInputError("The uploaded image could not be found on the server. Please upload it again.")
+    if isinstance(source, bytes):
+        opened = io.BytesIO(source)
+    else:
+        opened = Path(source)
+        if not opened.is_file():
+            raise ImageInputError("The uploaded image could not be found on the server. Please upload it again.")
     try:
-        with Image.open(path) as image:
+        with Image.open(opened) as image:
             width, height = image.size
             if width * height > max_pixels:
                 raise ImageInputError(
@@ -64,7 +70,9 @@ def load_image(path: str | Path | None, max_pixels: int) -> Image.Image:
             upright = ImageOps.exif_transpose(image).convert("RGB")
     except ImageInputError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise ImageInputError(FAR_TOO_LARGE) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageInputError(NOT_AN_IMAGE) from exc
     if upright.width == 0 or upright.height == 0:
         raise ImageInputError(NOT_AN_IMAGE)
@@ -128,7 +136,7 @@ def _seed(value: int | None) -> int | None:
 
 def build_request(
     config: DemoConfig,
-    image: str | Path | None,
+    image: str | Path | bytes | None,
     fields: tuple[FormField, ...] | None = None,
     settings_cls: type[I2VSettings] = I2VSettings,
     **values: Any,

@@ -1,7 +1,10 @@
-"""One generation at a time on the pipeline's device, in a background thread that a cancel stops between steps.
+"""One generation at a time on the pipeline's device, in a background thread that a cancel stops between steps
+and between decoded frames.
 
 The web server's queue decides whose turn it is; this worker makes sure the device never runs two jobs at
-once even while a cancelled job is still finishing its current step, and gives every job its own mp4 file.
+once even while a cancelled job is still finishing its current step, gives every job its own files, keeps what
+a page shows while the job runs (phase, step, a live preview, the time left) and deletes its files once they are
+older than the retention time.
 """
 
 from __future__ import annotations
@@ -21,19 +24,24 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
 from longcat_i2v import GenerationOutput, LongCatI2V
 from longcat_i2v.errors import GenerationCancelled
+from longcat_i2v.progress import Progress
 from longcat_i2v.video import to_uint8, write_mp4
 
+from .decoding import watch_decoder
+from .eta import JobClock, Rates, Remaining
+from .preview import LivePreview
 from .request import GenerationRequest
 
 logger = logging.getLogger(__name__)
 
-OUTPUT_PREFIX = "longcat_"  # every video this worker writes is named longcat_seed<seed>_<job id>.mp4
+OUTPUT_PREFIX = "longcat_"  # every file this worker writes is named longcat_..., and only those are swept
+PHASES = ("waiting", "encoding", "denoising", "decoding", "writing")
 
-# on_progress(done, total, what): `done` of `total` denoising steps are finished; `what` says what runs now.
-ProgressReporter = Callable[[int, int, str], None]
+OnChange = Callable[["Job"], None]
 
 
 @dataclass(frozen=True)
@@ -41,21 +49,32 @@ class GenerationResult:
     """What the page shows for a finished job."""
 
     video: Path
+    thumbnail: Path  # the middle frame, as a PNG beside the video
     cond_image: np.ndarray  # uint8 [H, W, 3]: the input as the model saw it (after the bucket resize)
     first_frame: np.ndarray  # uint8 [H, W, 3]
     seed: int
     seconds: float
     settings: dict[str, Any]
+    timing: dict[str, float]  # seconds per phase (encoding, denoising, decoding, writing)
 
 
 @dataclass(eq=False)  # identity, so jobs can live in a set
 class Job:
-    """A submitted generation; ``cancel()`` stops it at the end of the step that is running."""
+    """A submitted generation; ``cancel()`` stops it at the end of the step (or decoded frame) that is running.
+
+    The worker thread updates the fields below as the job runs and calls ``on_change`` after each update."""
 
     request: GenerationRequest
+    on_change: OnChange = lambda job: None
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     status: str = "queued"  # queued → running → done | cancelled | failed
+    phase: str = "waiting"  # one of PHASES while queued or running
     steps_done: int = 0
+    frames_decoded: int = 0
+    latent_frames: int = 0
+    preview: np.ndarray | None = None  # uint8 RGB: the latest live preview
+    changes: int = 0  # counts the updates, so that a watcher can tell something is new
+    clock: JobClock = field(default_factory=JobClock)
     cancel_requested: threading.Event = field(default_factory=threading.Event)
     future: Future[GenerationResult] = field(default_factory=Future)
 
@@ -67,41 +86,78 @@ class Job:
         self.cancel_requested.set()
         self.future.cancel()  # only succeeds while the job still waits for the device
 
+    def changed(self, **fields: Any) -> None:
+        for name, value in fields.items():
+            setattr(self, name, value)
+        self.changes += 1
+        self.on_change(self)
+
 
 class GenerationWorker:
     """Runs generation jobs one after another on ``pipe`` and writes each video to a file of its own.
 
     Use one worker per pipeline. Without ``output_dir`` the videos go to a private temporary folder that
     ``close()`` deletes; a given ``output_dir`` must lie under the system temp folder or the working
-    directory for gradio to serve files from it."""
+    directory for gradio to serve files from it. Files older than ``keep_outputs_s`` are deleted when a job
+    starts and every ``sweep_every_s`` seconds."""
 
-    def __init__(self, pipe: LongCatI2V, output_dir: str | Path | None = None, keep_outputs_s: float = 3600.0):
+    def __init__(
+        self,
+        pipe: LongCatI2V,
+        output_dir: str | Path | None = None,
+        keep_outputs_s: float = 3600.0,
+        preview_interval_s: float = 0.5,
+        sweep_every_s: float | None = None,
+    ):
         self.pipe = pipe
         self._tmp = tempfile.TemporaryDirectory(prefix="longcat-demo-") if output_dir is None else None
         self.output_dir = Path(self._tmp.name if self._tmp else output_dir)
         self.output_dir.mkdir(parents=True, exist_ok=True)
         self.keep_outputs_s = keep_outputs_s
+        self.preview_interval_s = preview_interval_s
+        self.rates = Rates()
         self.finished: deque[Job] = deque(maxlen=100)  # recent jobs, newest last, for the log and for checks
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="longcat-generate")
         self._lock = threading.Lock()
-        self._pending: set[Job] = set()
+        self._line: list[Job] = []  # submitted and not finished, in order
+        self._closed = threading.Event()
+        every = sweep_every_s if sweep_every_s is not None else max(1.0, min(60.0, keep_outputs_s / 10))
+        self._sweeper = threading.Thread(target=self._sweep_loop, args=(every,), name="longcat-sweep", daemon=True)
+        self._sweeper.start()
 
-    def submit(self, request: GenerationRequest, on_progress: ProgressReporter | None = None) -> Job:
-        """Queue a job behind the one running (if any) and return it at once."""
-        job = Job(request)
+    @property
+    def running(self) -> Job | None:
         with self._lock:
-            self._pending.add(job)
-        job.future = self._executor.submit(self._run, job, on_progress or (lambda done, total, what: None))
+            return next((job for job in self._line if job.status == "running"), None)
+
+    @property
+    def waiting(self) -> int:
+        with self._lock:
+            return sum(job.status == "queued" for job in self._line)
+
+    def ahead_of(self, job: Job) -> int:
+        """How many jobs run or wait before ``job``."""
+        with self._lock:
+            return self._line.index(job) if job in self._line else 0
+
+    def submit(self, request: GenerationRequest, on_change: OnChange | None = None) -> Job:
+        """Queue a job behind the ones running or waiting and return it at once."""
+        job = Job(request, on_change or (lambda job: None))
+        with self._lock:
+            self._line.append(job)
+        job.future = self._executor.submit(self._run, job)
         job.future.add_done_callback(lambda _: self._forget(job))
         return job
 
     def close(self) -> None:
         """Cancel every job, wait for the running one to stop, and delete this worker's own temporary folder."""
         with self._lock:
-            jobs = list(self._pending)
+            jobs = list(self._line)
         for job in jobs:
             job.cancel()
+        self._closed.set()
         self._executor.shutdown(wait=True, cancel_futures=True)
+        self._sweeper.join()
         if self._tmp is not None:
             self._tmp.cleanup()
 
@@ -109,13 +165,15 @@ class GenerationWorker:
         if job.future.cancelled():
             self._finish(job, "cancelled")
         with self._lock:
-            self._pending.discard(job)
+            if job in self._line:
+                self._line.remove(job)
+        job.changed()
 
-    def _run(self, job: Job, on_progress: ProgressReporter) -> GenerationResult:
-        self._remove_old_outputs()
-        job.status = "running"
+    def _run(self, job: Job) -> GenerationResult:
+        self.remove_old_outputs()
+        job.changed(status="running")
         try:
-            result = self._generate(job, on_progress)
+            result = self._generate(job)
         except BaseException as exc:
             # The future keeps this exception; drop the finished frames' locals (latents, activations, on the
             # GPU in a CUDA run) so a cancelled or failed job holds no memory.
@@ -125,30 +183,81 @@ class GenerationWorker:
             cancelled = isinstance(exc, GenerationCancelled)
             self._finish(job, "cancelled" if cancelled else "failed")
             if cancelled:
-                logger.info("job %s cancelled after %d of %d steps", job.id, job.steps_done, job.total_steps)
+                logger.info("job %s cancelled (%s)", job.id, exc)
             raise
         self._finish(job, "done")
         logger.info("job %s done in %.1f s: %s", job.id, result.seconds, result.video.name)
         return result
 
-    def _generate(self, job: Job, on_progress: ProgressReporter) -> GenerationResult:
+    def _generate(self, job: Job) -> GenerationResult:
         request = job.request
         start = time.perf_counter()
+        preview = LivePreview(lambda: getattr(self.pipe.components.scheduler, "sigmas", None),
+                              interval_s=self.preview_interval_s)  # fmt: skip
 
-        def after_step(step: int, total: int, latents: object) -> None:
-            job.steps_done = min(step + 1, total)
-            on_progress(job.steps_done, total, "Denoising" if job.steps_done < total else "Decoding the video")
+        def on_progress(report: Progress) -> None:
+            self._note(job, report, preview)
             if job.cancel_requested.is_set():
-                raise GenerationCancelled(f"cancelled after step {job.steps_done} of {total}")
+                raise GenerationCancelled(_stopped_at(job))
+
+        def before_frame(frame: int) -> None:
+            if frame > 0:
+                job.clock.frame_done()
+                job.changed(frames_decoded=frame)
+            if job.cancel_requested.is_set():
+                raise GenerationCancelled(_stopped_at(job))
 
         if job.cancel_requested.is_set():
             raise GenerationCancelled("cancelled before it started")
-        on_progress(0, request.steps, "Encoding the prompt and the image")
-        out = self.pipe.generate_video(**request.pipeline_kwargs(), callback=after_step)
-        video = write_mp4(out.frames, self.output_dir / f"{OUTPUT_PREFIX}seed{out.seed}_{job.id[:12]}.mp4", request.fps)
+        with watch_decoder(self.pipe.components.vae, before_frame):
+            out = self.pipe.generate_video(**request.pipeline_kwargs(), progress=on_progress)
+        job.clock.units["writing"] = out.num_frames * out.height * out.width
+        job.clock.start("writing")
+        job.changed(phase="writing")
+        name = f"{OUTPUT_PREFIX}seed{out.seed}_{job.id[:12]}"
+        video = write_mp4(out.frames, self.output_dir / f"{name}.mp4", request.fps)
+        thumbnail = self.output_dir / f"{name}.png"
+        Image.fromarray(to_uint8(out.frames[out.num_frames // 2])).save(thumbnail)
+        job.clock.start("finished")
+        self._learn(job)
         seconds = time.perf_counter() - start
         settings = self._settings(request, out, seconds)
-        return GenerationResult(video, to_uint8(out.cond_image), to_uint8(out.frames[0]), out.seed, seconds, settings)
+        return GenerationResult(video, thumbnail, to_uint8(out.cond_image), to_uint8(out.frames[0]), out.seed,
+                                seconds, settings, self._timing(job))  # fmt: skip
+
+    def _note(self, job: Job, report: Progress, preview: LivePreview) -> None:
+        """Record one progress report of the core on the job."""
+        job.clock.start(report.phase)
+        if report.phase == "denoising":
+            job.clock.step_done()
+            latents = report.latents
+            frames = job.latent_frames if latents is None else latents.shape[2]
+            if latents is not None:
+                job.clock.units["decoding"] = latents.shape[2] * latents.shape[3] * latents.shape[4]
+            image = preview.update(report)
+            job.changed(phase="denoising", steps_done=report.step, latent_frames=frames,
+                        preview=job.preview if image is None else image)  # fmt: skip
+        elif report.phase == "decoding" and report.step >= report.total:
+            job.clock.frame_done()
+            job.changed(frames_decoded=job.latent_frames)
+        else:
+            job.changed(phase=report.phase)
+
+    def remaining(self, job: Job) -> Remaining | None:
+        """The time ``job`` still needs, once it has been timed."""
+        return job.clock.remaining(job.phase, job.total_steps, job.latent_frames, self.rates)
+
+    def _learn(self, job: Job) -> None:
+        for phase, until in (("decoding", "writing"), ("writing", "finished")):
+            seconds = job.clock.seconds_in(phase, until)
+            if seconds is not None:
+                self.rates.learn(phase, seconds, job.clock.units.get(phase, 0))
+
+    @staticmethod
+    def _timing(job: Job) -> dict[str, float]:
+        phases = ("encoding", "denoising", "decoding", "writing", "finished")
+        return {phase: round(s, 2) for phase, until in zip(phases, phases[1:], strict=False)
+                if (s := job.clock.seconds_in(phase, until)) is not None}  # fmt: skip
 
     def _finish(self, job: Job, status: str) -> None:
         job.status = status
@@ -166,13 +275,24 @@ class GenerationWorker:
             "seconds": round(seconds, 2),
         }
 
-    def _remove_old_outputs(self) -> None:
-        """Delete this worker's videos older than ``keep_outputs_s`` (the page serves its own copies); other files
-        in the folder are left alone."""
+    def remove_old_outputs(self) -> None:
+        """Delete this worker's files older than ``keep_outputs_s``; other files in the folder are left alone."""
         cutoff = time.time() - self.keep_outputs_s
-        for path in self.output_dir.glob(f"{OUTPUT_PREFIX}*.mp4"):
+        for path in self.output_dir.glob(f"{OUTPUT_PREFIX}*"):
             try:
-                if path.stat().st_mtime < cutoff:
+                if path.is_file() and path.stat().st_mtime < cutoff:
                     path.unlink()
             except FileNotFoundError:
                 continue
+
+    def _sweep_loop(self, every_s: float) -> None:
+        while not self._closed.wait(every_s):
+            self.remove_old_outputs()
+
+
+def _stopped_at(job: Job) -> str:
+    if job.phase == "decoding":
+        return f"cancelled while decoding, after {job.frames_decoded} of {job.latent_frames} latent frames"
+    if job.steps_done:
+        return f"cancelled after step {job.steps_done} of {job.total_steps}"
+    return "cancelled before the first step"

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from demo.app import build_demo, launch_demo
+from demo.app import Access, build_demo, launch_demo
 from demo.config import CUSTOM_SIZE, DemoConfig
 from demo.worker import GenerationWorker
 from longcat_i2v import LongCatI2V
@@ -48,12 +48,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.fixture
+def port() -> int:
+    return free_port()
+
+
 @contextmanager
-def serving(worker: GenerationWorker, config: DemoConfig) -> Iterator[str]:
+def serving(worker: GenerationWorker, config: DemoConfig, access: Access = Access()) -> Iterator[str]:  # noqa: B008
     """Serve the demo on a free local port and yield its URL; close the server and the worker afterwards."""
     page = build_demo(worker=worker, config=config)
     port = free_port()
-    launch_demo(page, port=port, block=False)
+    launch_demo(page, port=port, block=False, max_file_size=config.max_image_bytes, worker=worker, access=access)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
@@ -73,7 +78,9 @@ def served(
     """The demo on a free local port, its videos written to a temp dir; closed after the module.
     A test module may set ``FORM`` to serve other form settings than TINY_FORM."""
     config = getattr(request.module, "FORM", TINY_FORM)
-    worker = GenerationWorker(tiny_pipe, output_dir=tmp_path_factory.mktemp("videos"))
+    worker = GenerationWorker(
+        tiny_pipe, output_dir=tmp_path_factory.mktemp("videos"), preview_interval_s=config.preview_interval_s
+    )
     with serving(worker, config) as url:
         yield Served(url, worker)
 
