@@ -4,7 +4,6 @@ attention the full sequence tile by tile, and BSA must still cut the (T, H, W) g
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ import torch.multiprocessing as mp
 from longcat_i2v import bsa
 from longcat_i2v.checkpoint import load_dit
 from tests.conftest import PARITY_CKPT, load_case
+from tests.helpers import free_port
 
 ATTENTION = {
     # the parity case's grid 8x16x16: tiles of 16x8 patches, whole 4x4 block columns on each rank
@@ -49,16 +49,10 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
         dist.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def sp_outputs(tmp_path_factory):
     out = tmp_path_factory.mktemp("sp_bsa")
-    mp.spawn(_worker, args=(2, _free_port(), str(out)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), str(out)), nprocs=2, join=True)
     return [torch.load(out / f"rank{r}.pt") for r in range(2)]
 
 

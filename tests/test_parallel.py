@@ -4,7 +4,6 @@ computes only its half of the tokens."""
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from PIL import Image
 from longcat_i2v import LongCatI2V
 from longcat_i2v.errors import ParallelConfigError
 from longcat_i2v.parallel import choose_split, setup_parallel, tile_splits
+from tests.helpers import free_port
 
 IMG = Image.fromarray((np.random.RandomState(5).rand(60, 90, 3) * 255).astype(np.uint8))
 # 64x96 pixels → 4x6 token grid, 3 latent frames: 72 tokens, 36 per rank.
@@ -26,12 +26,6 @@ RUNS = {
     "distill": {"distill": True, "num_inference_steps": 2},
 }
 COMMON = {"num_frames": 9, "height": 64, "width": 96, "num_inference_steps": 3, "seed": 21}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _worker(rank: int, world: int, port: int, ckpt: str, out_dir: str) -> None:
@@ -66,7 +60,7 @@ def _worker(rank: int, world: int, port: int, ckpt: str, out_dir: str) -> None:
 @pytest.fixture(scope="module")
 def sp_results(tiny_ckpt, tmp_path_factory):
     out = tmp_path_factory.mktemp("sp")
-    mp.spawn(_worker, args=(2, _free_port(), str(tiny_ckpt), str(out)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), str(tiny_ckpt), str(out)), nprocs=2, join=True)
     return [torch.load(out / f"rank{r}.pt") for r in range(2)]
 
 
@@ -128,7 +122,7 @@ def _cfg_worker(rank: int, world: int, port: int, ckpt: str, out_dir: str, sp_si
 def test_cfg_parallel_matches_single_process(tiny_ckpt, tiny_pipe, tmp_path, sp_size):
     """CFG halves on two rank groups (with and without SP inside each): same frames, batch 1 per rank."""
     world = 2 * sp_size
-    mp.spawn(_cfg_worker, args=(world, _free_port(), str(tiny_ckpt), str(tmp_path), sp_size), nprocs=world)
+    mp.spawn(_cfg_worker, args=(world, free_port(), str(tiny_ckpt), str(tmp_path), sp_size), nprocs=world)
     single = tiny_pipe.generate_video("a fox runs", image=IMG, **{**COMMON, **RUNS["cfg_skip"]})
     for rank in range(world):
         result = torch.load(tmp_path / f"rank{rank}.pt")

@@ -14,7 +14,7 @@ import torch.multiprocessing as mp
 from PIL import Image
 
 from longcat_i2v import LongCatI2V
-from tests.test_parallel import _free_port
+from tests.helpers import free_port
 
 IMG = Image.fromarray((np.random.RandomState(2).rand(40, 60, 3) * 255).astype(np.uint8))
 VIDEO = (np.random.RandomState(3).rand(7, 32, 48, 3) * 255).astype(np.uint8)
@@ -58,7 +58,7 @@ def _worker(rank: int, world: int, port: int, ckpt: str, out_dir: str, cfg_paral
 
 @pytest.mark.parametrize("cfg_parallel", [False, True])
 def test_two_ranks_match_one_process(tiny_ckpt, tiny_pipe, tmp_path, cfg_parallel):
-    mp.spawn(_worker, args=(2, _free_port(), str(tiny_ckpt), str(tmp_path), cfg_parallel), nprocs=2)
+    mp.spawn(_worker, args=(2, free_port(), str(tiny_ckpt), str(tmp_path), cfg_parallel), nprocs=2)
     results = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
     for name in results[0]["frames"]:
         single = generate(tiny_pipe, name)

@@ -14,7 +14,7 @@ from PIL import Image
 
 from longcat_i2v import LongCatI2V
 from longcat_i2v.sharding import local_bytes
-from tests.test_parallel import _free_port
+from tests.helpers import free_port
 
 IMG = Image.fromarray((np.random.RandomState(5).rand(60, 90, 3) * 255).astype(np.uint8))
 RUNS = {"cfg": {"guidance_scale": 4.0}, "distill": {"distill": True}}
@@ -38,7 +38,7 @@ def _worker(rank: int, world: int, port: int, ckpt: str, out_dir: str) -> None:
 
 
 def test_sharded_weights_give_the_frames_of_one_process_with_half_the_bytes(tiny_ckpt, tiny_pipe, tmp_path):
-    mp.spawn(_worker, args=(2, _free_port(), str(tiny_ckpt), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), str(tiny_ckpt), str(tmp_path)), nprocs=2, join=True)
     full_dit, full_text = local_bytes(tiny_pipe.dit), local_bytes(tiny_pipe.components.text_encoder)
     block = local_bytes(tiny_pipe.dit.blocks[1])
     for rank in range(2):

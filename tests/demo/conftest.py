@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +16,8 @@ from demo.app import Access, build_demo, launch_demo
 from demo.config import CUSTOM_SIZE, DemoConfig
 from demo.worker import GenerationWorker
 from longcat_i2v import LongCatI2V
+from longcat_i2v.video import read_mp4
+from tests.helpers import free_port
 
 # Small enough that a generation takes well under a second on a CPU; max_steps is large so that a
 # cancel test can start a job that would run for a long time if the cancel did not stop it.
@@ -39,13 +40,6 @@ def picture_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("inputs") / "picture.png"
     Image.fromarray(pixels).save(path)
     return path
-
-
-def free_port() -> int:
-    """A port nobody listens on right now (the OS picks it)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -89,9 +83,8 @@ def read_video(path: str | Path) -> tuple[dict, np.ndarray]:
     """(ffmpeg's metadata, uint8 frames [F, H, W, 3]) of an mp4; tests get it through the ``decode`` fixture."""
     reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
     meta = next(reader)
-    width, height = meta["size"]
-    frames = [np.frombuffer(buf, dtype=np.uint8).reshape(height, width, 3) for buf in reader]
-    return meta, np.stack(frames)
+    reader.close()
+    return meta, read_mp4(path)
 
 
 @pytest.fixture(scope="session")

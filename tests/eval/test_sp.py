@@ -5,29 +5,23 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
 
 from eval import job
+from tests.helpers import free_port
 
 from .conftest import REPO, SMOKE, compose_eval
 
 ARGS = [*SMOKE, "metrics=fast", "logger=none"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_a_job_under_torchrun_runs_over_two_ranks_and_scores_as_one_process(tmp_path):
     out = tmp_path / "sp2"
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master-port={_free_port()}"]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master-port={free_port()}"]
     proc = subprocess.run(
         [*torchrun, "-m", "eval.run", *ARGS, f"hydra.run.dir={out}"],
         cwd=REPO,
