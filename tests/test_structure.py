@@ -1,9 +1,11 @@
 """The package's shape: no import cycles (function-local imports included), no private names imported across
-modules, the core never imports the front ends, and no module grows past the size one can read."""
+modules, the core never imports the front ends, no module grows past the size one can read, and the README's
+layout names every core module."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -111,3 +113,10 @@ def test_core_never_imports_front_ends():
 def test_modules_stay_readable(package):
     long = {name: n for name, path in modules(package).items() if (n := len(path.read_text().splitlines())) > MAX_LINES}
     assert long == {}
+
+
+def test_readme_layout_names_every_core_module():
+    layout = (ROOT / "README.md").read_text().split("## Layout", 1)[1]
+    named = set(re.findall(r"\b(\w+)\.py\b", layout))
+    missing = [p.stem for p in (ROOT / "longcat_i2v").glob("*.py") if p.stem != "__init__" and p.stem not in named]
+    assert missing == [], "README's Layout section does not name these core modules"
