@@ -71,8 +71,8 @@ class Scorer:
         for k, (a, b) in enumerate(bounds):
             part = frames[a:b]
             seg: dict = {"segment": k, "start": a, "end": b}
-            if self.temporal and len(part) > 1:
-                seg.update(self._temporal(VideoFlows(part, self.flow_preset)))
+            if flows is not None and len(part) > 1:
+                seg.update(self._temporal(flows.window(a, b)))
             if sims is not None:
                 seg.update(self._input_fidelity(sims[0][a:b], sims[1][a : b - 1], {}))
             seg["color_drift"] = metrics.color_drift(part, first)

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from eval import metrics
+from eval.metrics.flow import VideoFlows
 from eval.metrics.stage1_fidelity import stage1_positions
 from eval.scoring import Scorer
 from longcat_i2v.settings import LongVideoSettings
@@ -137,3 +138,11 @@ def test_refined_pan_fidelity_and_smoothness_at_30_fps():
     assert Scorer(None, fps=30, task="refine").versions["refinement"] == "1"
     with pytest.raises(ValueError, match="cannot refine 9 stage-1 frames"):
         metrics.stage1_fidelity(refined[:4], stage1)
+
+
+def test_a_segment_window_reuses_the_whole_videos_flows():
+    flows = VideoFlows(pan(6, size=32), "ultrafast")
+    whole = flows.flow(3, 2)
+    part = flows.window(2, 5)
+    assert part.flow(1, 0) is whole and len(part) == 3  # not recomputed
+    assert np.array_equal(part.flow(2, 1), flows.flow(4, 3))  # computed fresh where the video had none
