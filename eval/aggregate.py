@@ -3,9 +3,9 @@ mean ± std of each metric; paired verdicts against a baseline setting (``eval.s
 report. It runs whatever state the sweep is in, and says when the sweep is incomplete.
 
 Writes ``<root>/aggregate/``: ``results.csv`` / ``results.md`` (one row per setting), ``verdicts.csv``,
-``items.csv`` (one row per setting × image × seed), ``parity.csv`` (if any), ``plots/*.png`` and
-``report.html``. Run it by hand with ``python -m eval.aggregate multirun/eval/2026-11-24/10-00-00``; a multirun
-runs it at the end by itself.
+``items.csv`` (one row per setting × image × seed), for long videos ``segments.csv`` (one row per segment of
+each) and ``segment_verdicts.csv``, ``parity.csv`` (if any), ``plots/*.png`` and ``report.html``. Run it by
+hand with ``python -m eval.aggregate multirun/eval/2026-11-24/10-00-00``; a multirun runs it at the end by itself.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ import pandas as pd
 
 from .catalog import CATALOG, CURVES, TIMING, info
 from .collect import AggregateError, Group, group_by_settings, load_sweep
+from .per_segment import segment_rows, segment_verdicts
 from .plots import plot_curves, plot_metrics
 from .report import write_report
 from .stats import compare_settings
 from .summary import Aggregate, parity_tables, status_line, summary_table, to_markdown, versions_text
 
-ITEM_COLUMNS = ("item", "height", "width", "num_frames", "curves")
+ITEM_COLUMNS = ("item", "height", "width", "num_frames", "curves", "segments")
 
 __all__ = ["Aggregate", "AggregateError", "aggregate", "main"]
 
@@ -44,6 +45,7 @@ def mixed_versions(results: list[dict]) -> dict[str, str]:
             seen.setdefault(key, {}).setdefault(value, []).append(r["run_name"])
     conflicts = {k: v for k, v in seen.items() if len(v) > 1}
     metrics = {c for r in results for item in r["items"] for c in item if c not in ITEM_COLUMNS}
+    metrics |= {c for r in results for item in r["items"] for seg in item.get("segments", ()) for c in seg}
     excluded = {}
     for metric in sorted(metrics):
         clash = [k for k in info(metric).uses if k in conflicts]
@@ -58,7 +60,7 @@ def item_rows(groups: list[Group], excluded: dict[str, str]) -> pd.DataFrame:
     for g in groups:
         for r in g.results:
             for item in r["items"]:
-                values = {k: v for k, v in item.items() if k not in excluded and k != "curves"}
+                values = {k: v for k, v in item.items() if k not in excluded and k not in ("curves", "segments")}
                 job = {"setting": g.label, "seed": r["seed"], "job": r["_dir"], "contended": bool(r.get("contended"))}
                 rows.append(job | {"metric_versions": versions_text(r)} | values)
     return pd.DataFrame(rows)
@@ -106,12 +108,18 @@ def aggregate(
     items.to_csv(out / "items.csv", index=False)
     verdicts = verdicts if verdicts is not None else pd.DataFrame()
     verdicts.to_csv(out / "verdicts.csv", index=False)
+    segments = segment_rows(groups, excluded)
+    by_segment = segment_verdicts(segments, baseline, seed)
+    if not segments.empty:
+        segments.to_csv(out / "segments.csv", index=False)
+        by_segment.to_csv(out / "segment_verdicts.csv", index=False)
     parity, reference = parity_tables(sweep.results)
     if not parity.empty:
         parity.to_csv(out / "parity.csv", index=False)
     plots = plot_metrics(table, settings, out / "plots") if not items.empty else []
     plots += plot_curves(mean_curves(groups, excluded), out / "plots")
     agg = Aggregate(sweep, groups, settings, table, verdicts, baseline, excluded, reference, csv, markdown, plots)
+    agg.segments, agg.segment_verdicts = segments, by_segment
     markdown.write_text(to_markdown(agg), encoding="utf-8")
     agg.report = write_report(agg, out / "report.html")
     return agg

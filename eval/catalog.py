@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MOTION, TEMPORAL, INPUT, VAE, TIMING = "motion", "temporal quality", "input fidelity", "VAE round trip", "timing"
-FAMILIES = (INPUT, TEMPORAL, MOTION, VAE, TIMING)
+LONG, REFINE = "long video", "refinement"
+FAMILIES = (INPUT, TEMPORAL, MOTION, LONG, REFINE, VAE, TIMING)
 
 
 @dataclass(frozen=True)
@@ -25,16 +26,20 @@ class MetricInfo:
 
 
 def _m(name: str, family: str, higher: bool | None, label: str, **kw) -> MetricInfo:
-    uses = {INPUT: ("features",), TEMPORAL: ("flow",), MOTION: ("flow", "motion_fps")}.get(family, ())
+    uses = {INPUT: ("features",), TEMPORAL: ("flow",), MOTION: ("flow", "motion_fps"), LONG: ("long_video",)}.get(
+        family, ()
+    )
+    uses = ("refinement", *uses) if family == REFINE else uses
     if name == "motion_magnitude":
         uses = ("flow",)
     elif name.endswith("perceptual"):
-        uses = ("perceptual",)
+        uses = (*uses, "perceptual") if family == REFINE else ("perceptual",)
     elif name in ("temporal_flickering", "flicker", "consecutive_ssim"):
         uses = ()
     return MetricInfo(name, family, higher, label, **{"uses": () if family == TIMING else ("metrics", *uses), **kw})
 
 
+LONG_FLOW = ("metrics", "long_video", "flow")
 CATALOG: dict[str, MetricInfo] = {
     m.name: m
     for m in [
@@ -51,6 +56,22 @@ CATALOG: dict[str, MetricInfo] = {
         _m("consecutive_perceptual", TEMPORAL, False, "perceptual distance between frames", rewards_stillness=True),
         _m("dynamic_degree", MOTION, None, "dynamic degree (VBench rule, DIS flow)"),
         _m("motion_magnitude", MOTION, None, "motion magnitude (px/frame at 256 px)"),
+        _m("color_drift", LONG, False, "colour drift of later segments from the first (Lab, worst segment)"),
+        _m("sharpness_drift", LONG, False, "sharpness drift from the first segment (|log2 ratio|, worst)"),
+        _m(
+            "input_fidelity_drift",
+            LONG,
+            False,
+            "input similarity lost by later segments (first − worst)",
+            uses=("metrics", "long_video", "features"),
+        ),
+        _m("seam_flicker_ratio", LONG, False, "|Δ| across segment seams / within segments"),
+        _m("seam_warping_ratio", LONG, False, "warping error across seams / within segments", uses=LONG_FLOW),
+        _m("seam_cuts", LONG, False, "seams detected as cuts or jumps", uses=LONG_FLOW),
+        _m("sharpness_ratio", LONG, None, "sharpness vs the first segment (per segment)", verdict=False),
+        _m("refine_psnr", REFINE, True, "refined vs stage 1 PSNR (downscaled, stage-1 times)"),
+        _m("refine_ssim", REFINE, True, "refined vs stage 1 SSIM (downscaled, stage-1 times)"),
+        _m("refine_perceptual", REFINE, False, "refined vs stage 1 perceptual distance"),
         _m("vae_roundtrip_psnr", VAE, True, "frame 0 vs input PSNR (VAE round trip)"),
         _m("vae_roundtrip_ssim", VAE, True, "frame 0 vs input SSIM (VAE round trip)"),
         _m("vae_roundtrip_perceptual", VAE, False, "frame 0 vs input perceptual (VAE round trip)"),

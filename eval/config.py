@@ -1,13 +1,16 @@
 """Typed schema of the eval configs: a wrong type or an unknown choice fails when Hydra composes the config,
 and ``validate`` catches out-of-range values before any model is loaded.
 
-The ``sampler`` and ``model`` groups are generated from the core's settings types (``I2VSettings``,
-``RuntimeSettings``): every generation option is a ``sampler.<key>`` here with the core's default and rule,
-and is checked by the settings themselves. The YAML files in ``conf/`` only name what differs.
+The ``sampler``, ``long``, ``refine`` and ``model`` groups are generated from the core's settings types
+(``I2VSettings``, ``LongVideoSettings`` minus what the sampler has, ``RefineSettings``, ``RuntimeSettings``):
+every generation option is a ``<group>.<key>`` here with the core's default and rule, and is checked by the
+settings themselves. ``task`` picks the core method a job calls (``eval.engines``). The YAML files in
+``conf/`` only name what differs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from dataclasses import dataclass, field, make_dataclass
@@ -19,7 +22,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import II, MISSING, OmegaConf
 
 from longcat_i2v.options import FieldSpec, Settings, SettingsError, specs_for
-from longcat_i2v.settings import I2VSettings, RuntimeSettings
+from longcat_i2v.settings import I2VSettings, LongVideoSettings, RefineSettings, RuntimeSettings
 
 BUILTIN_MANIFEST = Path(__file__).resolve().parent / "data" / "default" / "manifest.yaml"
 PARITY_DIR = Path(__file__).resolve().parent / "parity" / "data"  # package data: the original's reference cases
@@ -35,6 +38,9 @@ FlowPreset = Enum("FlowPreset", {p: p for p in ("ultrafast", "fast", "medium")})
 LoggerName = Enum("LoggerName", {n: n for n in ("none", "local", "wandb")})
 ParityMode = Enum("ParityMode", {m: m for m in ("none", "reference", "live")})
 Engine = Enum("Engine", {e: e for e in ("native", "fastvideo")})
+# What a job generates: image-to-video, a long video (generate_long_video), or image-to-video refined to 720p.
+Task = Enum("Task", {t: t for t in ("i2v", "long", "refine")})
+I2V_NAMES = tuple(f.name for f in dataclasses.fields(I2VSettings))
 
 
 class ConfigError(ValueError):
@@ -67,6 +73,10 @@ def schema(name: str, cls: type[Settings], skip: tuple[str, ...] = (), start: di
 
 ModelConfig = schema("ModelConfig", RuntimeSettings, start=MODEL_START)
 SamplerConfig = schema("SamplerConfig", I2VSettings, skip=PER_ITEM)
+# task=long: what a long video adds to the sampler's settings (segments, conditioning frames, ...).
+LongConfig = schema("LongConfig", LongVideoSettings, skip=I2V_NAMES)
+# task=refine: the refinement's settings.
+RefineConfig = schema("RefineConfig", RefineSettings)
 
 
 @dataclass
@@ -110,11 +120,14 @@ class ParityConfig:
 class EvalConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    long: LongConfig = field(default_factory=LongConfig)  # used with task=long
+    refine: RefineConfig = field(default_factory=RefineConfig)  # used with task=refine
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     parity: ParityConfig = field(default_factory=ParityConfig)
     engine: Engine = Engine["native"]  # fastvideo: FastVideo 0.2.1's pipeline (the fastvideo extra), same inputs
+    task: Task = Task["i2v"]  # long: generate_long_video; refine: generate_video(refine=True)
     seed: int = 0
 
 
@@ -150,6 +163,19 @@ def validate(cfg) -> None:
         _fail("logger.mode", cfg.logger.mode, "must be online, offline, disabled or null")
     _validate_parity(cfg)
     _validate_engine(cfg)
+    _validate_task(cfg)
+
+
+def _validate_task(cfg) -> None:
+    task = cfg.task.name
+    if task == "long" and long_settings(cfg).segments < 2:
+        _fail("long.segments", cfg.long.segments, "task=long needs at least 2 segments (seams and drift need two)")
+    if task == "refine":
+        refine_settings(cfg)
+    if task != "i2v" and cfg.engine.name != "native":
+        _fail("engine", cfg.engine.name, f"task={task} runs on our pipeline only; use engine=native")
+    if task != "i2v" and cfg.parity.mode.name == "live":
+        _fail("parity", "live", "live parity compares image-to-video steps; use task=i2v (or parity=reference)")
 
 
 def _validate_engine(cfg) -> None:
@@ -201,6 +227,26 @@ def settings_from_config(cls: type[Settings], group: str, node, skip: tuple[str,
 def sampler_settings(sampler) -> I2VSettings:
     """The sampler group as the core's settings (checked by them; a bad value names its ``sampler.`` key)."""
     return settings_from_config(I2VSettings, "sampler", sampler)
+
+
+def long_settings(cfg) -> LongVideoSettings:
+    """task=long: the sampler group's settings with the long group's (checked by the core's LongVideoSettings; a
+    bad value names its ``long.`` or ``sampler.`` key)."""
+    names = {f.name for f in dataclasses.fields(LongVideoSettings)}
+    shared = {k: v for k, v in sampler_settings(cfg.sampler).to_dict().items() if k in names and k != "prompt"}
+    own = OmegaConf.to_container(cfg.long, resolve=True, enum_to_str=True)
+    assert isinstance(own, dict)
+    try:
+        return LongVideoSettings.from_dict({**shared, **own})
+    except SettingsError as exc:
+        group = {s.name: "sampler" if s.name in I2V_NAMES else "long" for s in specs_for(LongVideoSettings, "eval")}
+        labels = {s.name: f"{group[s.name]}.{s.key}" for s in specs_for(LongVideoSettings, "eval")}
+        raise ConfigError(str(exc.relabel(labels))) from None
+
+
+def refine_settings(cfg) -> RefineSettings:
+    """task=refine: the refine group as the core's RefineSettings."""
+    return settings_from_config(RefineSettings, "refine", cfg.refine)
 
 
 def runtime_settings(model) -> RuntimeSettings:

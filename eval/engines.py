@@ -15,6 +15,7 @@ import torch
 
 from longcat_i2v import LongCatI2V, conditioning
 from longcat_i2v.images import load_image
+from longcat_i2v.settings import LongVideoSettings
 
 FASTVIDEO_PRECISION = {"float32": "fp32", "bfloat16": "bf16"}
 OnStep = Callable[[torch.Tensor], None]
@@ -22,14 +23,18 @@ OnStep = Callable[[torch.Tensor], None]
 
 @dataclass
 class EngineRun:
-    """One generation: float frames [F, H, W, 3], the conditioning image as the model saw it, final latents,
-    the latents after each step (when the engine can report them) and the wall time of each step."""
+    """One generation: float frames [F, H, W, 3], the conditioning image as the model saw it, final latents
+    (None for a long video: each segment had its own), the wall time of each step, and the latents after each
+    step (when the engine can report them). A refined video carries its stage 1's frames, a long video its
+    resolved settings (where its segments lie)."""
 
     frames: np.ndarray
     cond_image: np.ndarray
-    latents: torch.Tensor
+    latents: torch.Tensor | None
     step_seconds: list[float]
     steps: list[torch.Tensor] = field(default_factory=list)
+    stage1: np.ndarray | None = None
+    long: LongVideoSettings | None = None
 
     @property
     def seconds_per_step(self) -> float:
@@ -76,13 +81,25 @@ class NativeEngine:
             return time.perf_counter()
 
         hook = self.pipe.dit.register_forward_pre_hook(lambda module, args: starts.append(stamp()))
+        generator = torch.Generator("cpu").manual_seed(seed)
         try:
-            out = self.pipe.generate_video(
-                prompt, image=image, generator=torch.Generator("cpu").manual_seed(seed), callback=callback, **request
-            )
+            if "long" in request:
+                return self._long(image, prompt, request["long"], generator, callback, seconds)
+            out = self.pipe.generate_video(prompt, image=image, generator=generator, callback=callback, **request)
         finally:
             hook.remove()
-        return EngineRun(out.frames, out.cond_image, out.latents, seconds, steps)
+        stage1 = out.stage1.frames if out.stage1 is not None else None
+        return EngineRun(out.frames, out.cond_image, out.latents, seconds, steps, stage1=stage1)
+
+    def _long(self, image: str, prompt: str, settings: LongVideoSettings, generator, callback, seconds) -> EngineRun:
+        """``generate_long_video``; its uint8 frames (as the core assembles them) as floats, and the input as the
+        first segment saw it."""
+        out = self.pipe.generate_long_video(image, prompt, generator=generator, callback=callback, settings=settings)
+        pil = load_image(image)
+        height, width = conditioning.resolve_size(pil, settings.resolution, settings.height, settings.width)
+        cond_image = conditioning.pixels_to_image(conditioning.image_to_pixels(pil, height, width))
+        frames = out.frames.astype(np.float32) / 255.0
+        return EngineRun(frames, cond_image, None, seconds, long=out.settings)
 
     def close(self) -> None:
         """Nothing to release: the pipeline belongs to the caller."""

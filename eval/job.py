@@ -17,7 +17,7 @@ from tqdm import tqdm
 from longcat_i2v import LongCatI2V
 
 from . import ranks, records
-from .config import PER_ITEM, ConfigError, original_repo, runtime_settings, sampler_settings, validate
+from .config import ConfigError, original_repo, runtime_settings, validate
 from .dataset import Item, load_manifest
 from .engines import Engine, EngineRun, FastVideoPeer, NativeEngine
 from .loggers import Logger, NullLogger, make_logger
@@ -26,16 +26,10 @@ from .metrics.parity import abs_diff
 from .provenance import checkpoint_id, code_version
 from .records import RESULT_FILE
 from .scoring import Scorer
+from .tasks import generation_request, scored_fps, steps_per_item, task_record, task_request
 from .workers import Placement, cached_pipeline
 
 RESULT_SCHEMA = 1
-
-
-def generation_request(sampler) -> dict:
-    """``generate_video`` keyword arguments for the sampler config, with steps/guidance resolved (the prompt and
-    the seed come per item)."""
-    settings = sampler_settings(sampler).resolved()
-    return {k: v for k, v in settings.generation_kwargs().items() if k not in PER_ITEM}
 
 
 def _mean(values: list[float]) -> float | None:
@@ -55,11 +49,18 @@ def make_engine(cfg, pipe: LongCatI2V, checkpoint: Path, distill: bool) -> Engin
 
 def score_item(item: Item, run: EngineRun, seconds: float, scorer: Scorer, compare) -> tuple[dict, dict]:
     """(the item's row: size, scores, curves, generation and step time, what ``compare`` adds; the scores)."""
-    scored = scorer.score(run.frames, run.cond_image)
+    if run.long is not None:
+        scored = scorer.score_long(run.frames, run.cond_image, run.long)
+    elif run.stage1 is not None:
+        scored = scorer.score_refined(run.frames, run.cond_image, run.stage1)
+    else:
+        scored = scorer.score(run.frames, run.cond_image)
     scores = scored.values
     num_frames, height, width = run.frames.shape[:3]
     row = {"item": item.id, "height": height, "width": width, "num_frames": num_frames, **scores}
     row["curves"] = scored.curves
+    if scored.segments:
+        row["segments"] = scored.segments
     row.update(generation_s=seconds, step_s=run.seconds_per_step)
     row.update(compare(item, run))
     return row, scores
@@ -80,7 +81,7 @@ def evaluate_items(
     and compare per step. Under torchrun every rank generates and rank 0 alone scores (eval.ranks)."""
     device = device or cfg.model.device
     main = ranks.is_main_rank()
-    request = generation_request(cfg.sampler)
+    request = task_request(cfg)
     original = None
     if cfg.parity.mode.name == "live":
         from .parity.live import compare_live, run_original
@@ -101,7 +102,7 @@ def evaluate_items(
         }
 
     rows, parity = [], []
-    total = len(items) * request["num_inference_steps"]
+    total = len(items) * steps_per_item(request)
     bar = tqdm(total=total, desc=run_name, unit="step", leave=False, disable=not main)
     try:
         for index, item in enumerate(items):
@@ -152,8 +153,9 @@ def reference_parity(cfg, pipe: LongCatI2V | None) -> list[dict]:
 
 def summarize(rows: list[dict], parity: list[dict]) -> dict[str, float | None]:
     """Job-level numbers: the mean of each item metric, and the worst parity differences."""
-    keys = [k for k in (rows[0] if rows else {}) if k not in ("item", "height", "width", "num_frames", "curves")]
-    summary: dict[str, float | None] = {k: _mean([r[k] for r in rows]) for k in keys}
+    skip = ("item", "height", "width", "num_frames", "curves", "segments")
+    keys = list(dict.fromkeys(k for r in rows for k in r if k not in skip))
+    summary: dict[str, float | None] = {k: _mean([r[k] for r in rows if k in r]) for k in keys}
     if parity:
         summary["parity_latents_max_abs"] = max(
             [p["final_latents"]["max_abs"] for p in parity] + [s["max_abs"] for p in parity for s in p["steps"]]
@@ -192,7 +194,7 @@ def run_job(
     m = cfg.metrics
     scored = main and items and (m.fidelity or m.temporal)
     perceptual = load_perceptual(m.perceptual.name, m.perceptual_net.name) if scored else None
-    scorer = Scorer(perceptual, m.fidelity, m.temporal, m.flow_preset.name)
+    scorer = Scorer(perceptual, m.fidelity, m.temporal, m.flow_preset.name, scored_fps(cfg), cfg.task.name)
     config = job_config(cfg)
     if main:
         records.start_items(job_dir)
@@ -221,6 +223,7 @@ def run_job(
             "contended": placement.contended,
             "settings": {
                 **generation_request(cfg.sampler),
+                **task_record(cfg),
                 "checkpoint": str(pipe.checkpoint_dir) if pipe else None,
                 "dtype": cfg.model.dtype.name,
                 "engine": cfg.engine.name,

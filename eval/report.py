@@ -21,6 +21,8 @@ from .summary import (
     fixed_settings,
     group_media,
     problem_jobs,
+    segment_table,
+    segment_verdict_table,
     setting_table,
     status_line,
     verdict_summary,
@@ -86,13 +88,16 @@ def video_grid(agg: Aggregate, page: Path) -> str:
     return f'{caption}<table class="grid"><tr><th>image</th>{head}</tr>{"".join(rows)}</table>'
 
 
+def _shades(verdicts: pd.DataFrame) -> list[str]:
+    """Row styles: green where the candidate is better than the baseline, red where worse."""
+    pairs = zip(verdicts["better"], verdicts["candidate"], strict=True)
+    return ["better" if b == c else "worse" if isinstance(b, str) else "" for b, c in pairs]
+
+
 def _verdicts(agg: Aggregate) -> list[str]:
     v = agg.verdicts
     baseline = html.escape(str(agg.baseline))
-    shades = [
-        "better" if b == c else "worse" if isinstance(b, str) else ""
-        for b, c in zip(v["better"], v["candidate"], strict=True)
-    ]
+    shades = _shades(v)
     return [
         f"<h2>Verdicts</h2><p>Paired by image × seed against the baseline <b>{baseline}</b>. A setting is named "
         "better only when the 95 % bootstrap CI of the paired difference excludes 0 and the Wilcoxon signed-rank "
@@ -100,6 +105,20 @@ def _verdicts(agg: Aggregate) -> list[str]:
         _table(verdict_summary(v)),
         f"<details><summary>All {len(v)} comparisons</summary>{_table(verdict_table(v), shades)}</details>",
     ]
+
+
+def _segments(agg: Aggregate) -> list[str]:
+    parts = [
+        "<h2>Long videos per segment</h2><p>Each segment's own frames (segment 0: the image-to-video one; later: "
+        "each continuation's new frames), mean over images × seeds. Drift and seam scores of the whole video are "
+        "in the tables above (family <i>long video</i>).</p>",
+        _table(segment_table(agg)),
+    ]
+    v = agg.segment_verdicts
+    if not v.empty:
+        table = _table(segment_verdict_table(agg), _shades(v))
+        parts.append(f"<details><summary>Per-segment verdicts ({len(v)} comparisons)</summary>{table}</details>")
+    return parts
 
 
 def render(agg: Aggregate, page: Path) -> str:
@@ -116,6 +135,8 @@ def render(agg: Aggregate, page: Path) -> str:
     if not agg.table.empty:
         parts += ["<h2>Per setting</h2><p>mean ± sample std over images × seeds; † contended: not comparable.</p>"]
         parts.append(_table(setting_table(agg)))
+    if not agg.segments.empty:
+        parts += _segments(agg)
     fixed = ", ".join(f"{k}={str(v)[:60]}" for k, v in fixed_settings(agg).items())
     if fixed:
         parts.append(f"<p class='small'>Fixed: {html.escape(fixed)}</p>")

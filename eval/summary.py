@@ -13,6 +13,7 @@ import pandas as pd
 from .catalog import CATALOG, TIMING, direction, info
 from .collect import Group, Sweep, seed_of, setting_text
 from .parity import parity_rows
+from .per_segment import segment_means
 
 META_COLUMNS = ("setting", "seed", "job", "contended", "metric_versions", "item", "height", "width", "num_frames")
 CASES_DIR = Path(__file__).resolve().parent / "parity" / "data" / "cases"
@@ -33,6 +34,8 @@ class Aggregate:
     markdown: Path
     plots: list[Path] = field(default_factory=list)
     report: Path | None = None  # report.html
+    segments: pd.DataFrame = field(default_factory=pd.DataFrame)  # long videos: one row per segment
+    segment_verdicts: pd.DataFrame = field(default_factory=pd.DataFrame)  # per (segment, candidate, metric)
 
 
 @dataclass
@@ -260,6 +263,19 @@ def setting_table(agg: Aggregate) -> pd.DataFrame:
     return shown
 
 
+def segment_table(agg: Aggregate) -> pd.DataFrame:
+    """Per (setting, segment) the mean of each segment score, for display."""
+    means = segment_means(agg.segments)
+    return means.assign(**{c: means[c].map(fmt) for c in means.columns if c not in ("setting", "segment")})
+
+
+def segment_verdict_table(agg: Aggregate) -> pd.DataFrame:
+    """The per-segment verdicts for display: ``verdict_table``'s columns after the segment."""
+    table = verdict_table(agg.segment_verdicts)
+    table.insert(0, "segment", agg.segment_verdicts["segment"].to_numpy())
+    return table
+
+
 def fixed_settings(agg: Aggregate) -> dict:
     """Resolved settings every group shares."""
     first = agg.groups[0].settings if agg.groups else {}
@@ -283,6 +299,12 @@ def to_markdown(agg: Aggregate) -> str:
             setting_table(agg).to_markdown(index=False),
         ]
         lines += ["", "† contended: measured while other jobs shared the device, not comparable.", ""]
+    if not agg.segments.empty:
+        lines += ["## Long videos per segment (mean over images × seeds; segment 0 is the image-to-video one)", ""]
+        lines += [segment_table(agg).to_markdown(index=False), ""]
+        if not agg.segment_verdicts.empty:
+            lines += [f"Per-segment verdicts against `{agg.baseline}`:", ""]
+            lines += [segment_verdict_table(agg).to_markdown(index=False), ""]
     fixed = fixed_settings(agg)
     if fixed:
         lines += ["Fixed: " + ", ".join(f"`{k}={str(v)[:60]}`" for k, v in fixed.items()), ""]

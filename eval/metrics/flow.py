@@ -90,6 +90,14 @@ class VideoFlows:
             self._flows[key] = dis_flow(self.frames[src], self.frames[dst], self.preset)
         return self._flows[key]
 
+    def window(self, start: int, end: int) -> VideoFlows:
+        """Frames ``[start, end)`` as a video of their own, with the flows already computed between them (a long
+        video's segment reuses the whole video's flows instead of recomputing them)."""
+        part = VideoFlows(self.frames[start:end], self.preset)
+        inside = range(start, end)
+        part._flows = {(a - start, b - start): f for (a, b), f in self._flows.items() if a in inside and b in inside}
+        return part
+
     def visible(self, prev: int, cur: int) -> np.ndarray:
         """Pixels of ``frames[cur]`` whose backward flow to ``frames[prev]`` passes the forward-backward check."""
         return occlusion_mask(self.flow(cur, prev), self.flow(prev, cur))

@@ -29,6 +29,12 @@ def consecutive_perceptual(frames: np.ndarray, perceptual: Perceptual) -> float:
     return float(np.mean(perceptual.distance(frames[1:], frames[:-1])))
 
 
+def pair_differences(frames: np.ndarray) -> np.ndarray:
+    """Per consecutive pair, the mean absolute difference between its two frames (all pixels and channels)."""
+    frames = check_video(frames, min_frames=2)
+    return np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2, 3), dtype=np.float64)
+
+
 def flicker(frames: np.ndarray) -> float:
     """Mean absolute difference between consecutive frames (all pixels and channels); 0 for a static video."""
     frames = check_video(frames, min_frames=2)

@@ -46,10 +46,9 @@ def cut_count(video: np.ndarray | VideoFlows, preset: str = "medium") -> float:
     return float(np.sum(detect_cuts(video, preset)))
 
 
-def warping_error(video: np.ndarray | VideoFlows, preset: str = "medium") -> float:
-    """Mean over consecutive pairs of the squared error between a frame and the previous frame warped onto it by
-    DIS flow (Lai et al. 2018): over the visible pixels, or over all pixels for a cut or jump. Lower is more
-    consistent; ~0 for a still or a pure translation."""
+def warping_errors(video: np.ndarray | VideoFlows, preset: str = "medium") -> np.ndarray:
+    """Per consecutive pair, the squared error between its second frame and the first warped onto it by DIS flow
+    (Lai et al. 2018): over the visible pixels, or over all pixels for a cut or jump."""
     flows = as_flows(video, preset)
     cuts = detect_cuts(flows)
     errors = []
@@ -58,7 +57,13 @@ def warping_error(video: np.ndarray | VideoFlows, preset: str = "medium") -> flo
         squared = np.mean((cur - warp(prev, flows.flow(i, i - 1))) ** 2, axis=-1)
         visible = flows.visible(i - 1, i)
         errors.append(float(squared.mean() if cuts[i - 1] or not visible.any() else squared[visible].mean()))
-    return float(np.mean(errors))
+    return np.array(errors)
+
+
+def warping_error(video: np.ndarray | VideoFlows, preset: str = "medium") -> float:
+    """Mean of ``warping_errors`` over the consecutive pairs. Lower is more consistent; ~0 for a still or a pure
+    translation, never 0 for a cut."""
+    return float(np.mean(warping_errors(video, preset)))
 
 
 def motion_smoothness(video: np.ndarray | VideoFlows, preset: str = "medium") -> float:

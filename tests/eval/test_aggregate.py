@@ -230,3 +230,35 @@ def test_cli(sweep, capsys, tmp_path):
     empty.mkdir()
     with pytest.raises(SystemExit, match="no result.json under"):
         main([str(empty)])
+
+
+def test_long_videos_get_segment_rows_segment_verdicts_and_a_report_section(tmp_path):
+    """Two long-video settings over 6 images: B's second segment flickers 0.02 more (and drifts more in colour),
+    its first segment is A's; the per-segment verdicts say so segment by segment."""
+    write_sweep_file(tmp_path, ["task=long", "sampler.guidance=1,8"])
+    for num, guidance in enumerate((1.0, 8.0)):
+        worse = 0.02 if guidance == 8 else 0.0
+        items = []
+        for k, name in enumerate(ITEMS):
+            segments = [
+                {"segment": 0, "start": 0, "end": 5, "flicker": 0.1 + 0.01 * k, "color_drift": 0.0},
+                {"segment": 1, "start": 5, "end": 9, "flicker": 0.1 + 0.01 * k + worse, "color_drift": 1 + k + worse},
+            ]
+            items.append(item(name, color_drift=1.0 + k + 100 * worse, seam_flicker_ratio=1.1, segments=segments))
+        write_job(tmp_path, num, ["task=long", f"sampler.guidance={guidance:g}"], guidance, 0, items)
+    agg = aggregate(tmp_path)
+
+    segments = pd.read_csv(tmp_path / "aggregate" / "segments.csv")
+    assert len(segments) == 2 * 6 * 2 and set(segments["segment"]) == {0, 1}
+    assert {"setting", "item", "seed", "start", "end", "flicker", "color_drift"} <= set(segments.columns)
+    by_segment = pd.read_csv(tmp_path / "aggregate" / "segment_verdicts.csv").set_index(["segment", "metric"])
+    assert by_segment.loc[(1, "flicker"), "verdict"] == "guidance_scale=1.0 better"
+    assert by_segment.loc[(1, "flicker"), "mean_diff"] == pytest.approx(0.02)
+    assert by_segment.loc[(0, "flicker"), "verdict"] == "no detectable difference at n = 6"
+    verdicts = pd.read_csv(agg.csv.parent / "verdicts.csv").set_index("metric")
+    assert verdicts.loc["color_drift", "verdict"] == "guidance_scale=1.0 better"
+    assert verdicts.loc["seam_flicker_ratio", "verdict"] == "no detectable difference at n = 6"
+    assert "segments" not in pd.read_csv(agg.csv.parent / "items.csv").columns
+    markdown, page = agg.markdown.read_text(), agg.report.read_text()
+    assert "## Long videos per segment" in markdown and "Per-segment verdicts" in markdown
+    assert "<h2>Long videos per segment</h2>" in page and "Per-segment verdicts (" in page

@@ -10,7 +10,8 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ValidationError
 
-from eval.config import ConfigError, register, validate
+from eval.config import ConfigError, long_settings, refine_settings, register, validate
+from eval.tasks import task_record
 from longcat_i2v import defaults
 
 from .conftest import REPO
@@ -85,3 +86,21 @@ def test_a_bad_value_stops_the_run_with_the_key_named(tmp_path):
     assert proc.returncode != 0
     assert "sampler.num_frames=6 is invalid: must be of the form 4k+1" in proc.stderr
     assert not (tmp_path / "result.json").exists()
+
+
+def test_long_and_refine_groups_come_from_the_settings_types_and_are_checked():
+    cfg = make("sampler=tiny", "task=long", "long.segments=3", "long.num_cond_frames=1")
+    assert set(cfg.long) == {"num_cond_frames", "enhance_hf", "offload_kv_cache", "segments"}  # long's own keys
+    assert cfg.long.num_cond_frames == 1 and make().long.num_cond_frames == defaults.NUM_COND_FRAMES
+    settings = long_settings(cfg)
+    assert (settings.segments, settings.num_frames, settings.num_frames_total) == (3, 5, 13)
+    assert task_record(cfg)["long.num_segments"] == 3 and task_record(cfg)["long.enhance_hf"] is True  # resolved
+    validate(cfg)
+    assert "refine_t_thresh" in make().refine
+    assert refine_settings(make("refine.refine_steps=4")).num_inference_steps == 4
+    with pytest.raises(ConfigError, match="long.num_cond_frames=5 is invalid: must be less than sampler.num_frames=5"):
+        validate(make("sampler=tiny", "task=long", "long.segments=2", "long.num_cond_frames=5"))
+    with pytest.raises(ConfigError, match="long.segments=None is invalid: task=long needs at least 2 segments"):
+        validate(make("sampler=tiny", "task=long", "long.num_cond_frames=1"))
+    with pytest.raises(ConfigError, match=r"refine.refine_t_thresh=0.0 is invalid: must be a number in \(0, 1\]"):
+        validate(make("task=refine", "refine.refine_t_thresh=0"))

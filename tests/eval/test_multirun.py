@@ -115,3 +115,32 @@ def test_a_failed_job_is_recorded_the_sweep_aggregates_and_a_rerun_resumes_or_is
     other = run_eval([*args, "sampler.num_frames=5,9"], check=False)
     assert other.returncode != 0 and "holds a different sweep" in other.stderr
     assert "sampler.num_frames=5,9" in other.stderr and not (sweep / "1" / "result.json").exists()
+
+
+def test_long_video_and_refinement_jobs_score_segments_seams_and_stage1_fidelity(tmp_path):
+    """task=long (2 segments of 5 frames, 1 conditioning frame) and task=refine (64x64, 10 frames at 30 fps) on
+    the tiny checkpoint: the long video's per-segment rows, drift and seam columns, the refined video's stage-1
+    fidelity, all finite and in range, in the aggregate and the report."""
+    sweep = tmp_path / "sweep"
+    long = ["long.segments=2", "long.num_cond_frames=1", "long.enhance_hf=false"]
+    refine = ["refine.refine_height=64", "refine.refine_width=64", "refine.refine_attention=dense"]
+    args = ["-m", *SMOKE, "metrics=fast", "task=long,refine", *long, *refine, "refine.refine_steps=4"]
+    run_eval([*args, f"hydra.sweep.dir={sweep}"])
+
+    results = {r["settings"]["task"]: r for r in (json.loads(p.read_text()) for p in sweep.glob("*/result.json"))}
+    long_item, refined = results["long"]["items"][0], results["refine"]["items"][0]
+    assert long_item["num_frames"] == 9 and results["long"]["settings"]["long.num_segments"] == 2
+    assert [(s["segment"], s["start"], s["end"]) for s in long_item["segments"]] == [(0, 0, 5), (1, 5, 9)]
+    assert long_item["segments"][0]["color_drift"] == 0.0 and long_item["segments"][1]["color_drift"] > 0
+    assert long_item["seam_cuts"] in (0.0, 1.0) and long_item["sharpness_drift"] >= 0
+    assert all(math.isfinite(long_item[k]) and long_item[k] > 0 for k in ("seam_flicker_ratio", "seam_warping_ratio"))
+    assert results["long"]["metric_versions"]["long_video"] == "1"
+    assert refined["num_frames"] == 10 and results["refine"]["metric_versions"]["motion_fps"] == "30"
+    assert math.isfinite(refined["refine_psnr"]) and 0 < refined["refine_psnr"] < 100
+    assert -1 <= refined["refine_ssim"] <= 1 and "segments" not in refined
+
+    segments = pd.read_csv(sweep / "aggregate" / "segments.csv")
+    assert segments["segment"].tolist() == [0, 1] and segments["flicker"].notna().all()
+    table = pd.read_csv(sweep / "aggregate" / "results.csv")
+    assert {"color_drift_mean", "seam_flicker_ratio_mean", "refine_psnr_mean", "refine_ssim_mean"} <= set(table)
+    assert "<h2>Long videos per segment</h2>" in (sweep / "aggregate" / "report.html").read_text()
