@@ -17,7 +17,6 @@ the target device, then drawn there (matrices ~ N(0, 1/fan_in), norm gains 1, bi
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import json
 import platform
@@ -158,17 +157,6 @@ class Meter:
             return time.perf_counter() - start, mem.peak
 
 
-@contextlib.contextmanager
-def attention_backend(name: str):
-    """'sdpa' or 'flash-attn' for the DiT's unmasked attention (attention.py picks flash-attn when installed)."""
-    saved = attention_module._HAS_FLASH_ATTN
-    attention_module._HAS_FLASH_ATTN = name == "flash-attn"
-    try:
-        yield
-    finally:
-        attention_module._HAS_FLASH_ATTN = saved
-
-
 def budget_holds(budget_gib: float, run: Callable[[], object]) -> bool | None:
     """Does ``run`` fit when this process may use only ``budget_gib``? None off CUDA (not enforceable)."""
     if not torch.cuda.is_available():
@@ -253,7 +241,8 @@ def main(argv: list[str] | None = None) -> dict:
         record["stages"][stage] = {"seconds": seconds, "peak_bytes": peak, "estimate_bytes": estimates[stage]}
 
     flops = dit_flops(cfg, n_tokens, cond, s.text_tokens, 2, latent_t)
-    backends = ["sdpa"] + (["flash-attn"] if attention_module._HAS_FLASH_ATTN else [])
+    hopper = torch.cuda.is_available() and torch.cuda.get_device_capability()[0] == 9
+    backends = ["sdpa"] + [k for k in ("flash", "flash3") if attention_module.installed(k) and (k == "flash" or hopper)]
     compiled = [False] if args.no_compile else [False, True]
     for use_compile in compiled:
         if use_compile:
@@ -262,7 +251,7 @@ def main(argv: list[str] | None = None) -> dict:
         for backend_name in backends:
             if not in_time(f"steps {backend_name} compile={use_compile}"):
                 continue
-            with attention_backend(backend_name):
+            with attention_module.using_kernel(backend_name):
                 first, _ = measure(step)  # warm-up (and the compile)
                 times, peaks = zip(*(measure(step) for _ in range(args.steps)), strict=True)
             sec = statistics.median(times)

@@ -30,13 +30,13 @@ def add_settings_arguments(parser: argparse.ArgumentParser, cls: type[Settings],
             continue
         help_text = spec.option.help + _default_note(spec)
         if spec.type is bool:
-            group.add_argument(flag(spec), dest=spec.name, action=argparse.BooleanOptionalAction, help=help_text)
+            group.add_argument(flag(spec), dest=spec.key, action=argparse.BooleanOptionalAction, help=help_text)
         elif spec.type is tuple:  # a list: each use of the flag adds one entry
             help_text += " (repeat the flag for several)"
-            group.add_argument(flag(spec), dest=spec.name, action="append", help=help_text, metavar=_metavar(spec))
+            group.add_argument(flag(spec), dest=spec.key, action="append", help=help_text, metavar=_metavar(spec))
         else:
             choices = None if spec.option.choices is None else [str(c) for c in spec.option.choices]
-            group.add_argument(flag(spec), dest=spec.name, choices=choices, help=help_text, metavar=_metavar(spec))
+            group.add_argument(flag(spec), dest=spec.key, choices=choices, help=help_text, metavar=_metavar(spec))
 
 
 def _default_note(spec: FieldSpec) -> str:
@@ -53,7 +53,7 @@ def _metavar(spec: FieldSpec) -> str | None:
 
 def given(args: argparse.Namespace, cls: type[Settings]) -> dict[str, Any]:
     """The settings fields whose flags were given on the command line."""
-    return {s.name: getattr(args, s.name) for s in specs_for(cls, "cli") if getattr(args, s.name, None) is not None}
+    return {s.name: getattr(args, s.key) for s in specs_for(cls, "cli") if getattr(args, s.key, None) is not None}
 
 
 def settings_from_args(
