@@ -47,6 +47,7 @@ class DemoConfig:
     max_segments: int = 8  # the most segments a long or extended video may have (its length cap)
     refine_height: int | None = None  # the refined size the form starts with; None: the 720p bucket
     refine_width: int | None = None
+    offload: str = "none"  # the offload mode the operator asked for ("auto": the planner's pick), for the header
 
     def __post_init__(self) -> None:
         problems = []
@@ -78,6 +79,8 @@ class DemoConfig:
         for name in ("max_image_bytes", "max_queue", "concurrency", "keep_outputs_s", "history_size", "max_segments"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.offload not in (*defaults.OFFLOAD_MODES, "auto"):
+            problems.append(f"offload {self.offload!r} must be one of {(*defaults.OFFLOAD_MODES, 'auto')}")
         if self.preview_interval_s < 0:
             problems.append(f"preview_interval_s must be >= 0, got {self.preview_interval_s}")
         if self.max_steps < defaults.STEPS:

@@ -57,22 +57,24 @@ def load_examples(folder: Path = EXAMPLES_DIR) -> list[list[str]]:
     return [[str(folder / entry["image"]), entry["prompt"]] for entry in entries]
 
 
-def memory_mode(pipe: LongCatI2V) -> str:
-    """Where the weights live, in words. The core has no offload modes yet (one is being written); when
-    ``load_pipeline`` takes one, app.py passes ``--offload`` through and this names the mode it chose."""
-    where = f"all weights on {pipe.device}, {str(pipe.dit.dtype).removeprefix('torch.')}, no offload"
+def memory_mode(pipe: LongCatI2V, asked: str = "none") -> str:
+    """Where the weights live and how they move, in words: the core's description of the loaded pipeline
+    ("cpu, offload none, attention sdpa"), whether the planner chose the mode, and the GPU's memory in use."""
+    where = f"{pipe.describe()}, {str(pipe.dit.dtype).removeprefix('torch.')}"
+    if asked == "auto":
+        where += " (offload picked by the planner for this device)"
     if pipe.device.type == "cuda":
         used = torch.cuda.memory_allocated(pipe.device) / 2**30
         total = torch.cuda.get_device_properties(pipe.device).total_memory / 2**30
-        where += f" ({used:.1f} of {total:.0f} GiB in use after loading)"
+        where += f"; {used:.1f} of {total:.0f} GiB in use after loading"
     return where
 
 
-def header(pipe: LongCatI2V) -> str:
+def header(pipe: LongCatI2V, asked: str = "none") -> str:
     return (
         "# LongCat-Video · image to video\n"
         f"Upload a picture, describe the motion, press **Generate**. <span class='details'>Checkpoint "
-        f"`{pipe.checkpoint_dir.name}` · memory: {memory_mode(pipe)}.</span>"
+        f"`{pipe.checkpoint_dir.name}` · memory: {memory_mode(pipe, asked)}.</span>"
     )
 
 
@@ -136,7 +138,7 @@ def build_page(handlers: Handlers, gallery: GalleryHandlers, pipe: LongCatI2V, c
     every = max(1, min(60, int(config.keep_outputs_s) // 10))  # gradio's copies: as often as the worker sweeps
     with gr.Blocks(title="LongCat-Video image to video", theme=theme, css=CSS, analytics_enabled=False,
                    delete_cache=(every, int(config.keep_outputs_s))) as page:  # fmt: skip
-        gr.Markdown(header(pipe), elem_id="header")
+        gr.Markdown(header(pipe, config.offload), elem_id="header")
         if pipe.is_tiny:
             gr.Markdown(TINY_WARNING, elem_classes="tiny-warning", elem_id="tiny-warning")
         with gr.Row(equal_height=False):

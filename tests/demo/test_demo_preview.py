@@ -16,9 +16,8 @@ from demo.preview import (
     tile,
     to_uint8,
 )
-from longcat_i2v import LongCatI2V, conditioning
+from longcat_i2v import LongCatI2V
 from longcat_i2v.denoise import denoise
-from longcat_i2v.errors import GenerationCancelled
 from longcat_i2v.progress import Progress
 from longcat_i2v.schedule import set_schedule
 
@@ -90,7 +89,3 @@ def test_the_preview_shows_the_estimate_once_two_steps_are_known() -> None:
     assert np.abs(first.astype(int) - to_uint8(latent_rgb(0.1 * clean + 0.9 * noise, [0]))[0]).max() == 0
     assert np.abs(second.astype(int) - to_uint8(latent_rgb(clean, [0]))[0]).max() <= 1
 
-
-@pytest.fixture
-def latents(tiny_pipe: LongCatI2V) -> torch.Tensor:
-    return torch.randn(1, tiny_pipe.components.vae.config.z_dim, 2, 4, 4, generator=torch.Generator().manual_seed(0))

@@ -9,6 +9,8 @@ import pytest
 import app
 from demo.app import configure
 from demo.config import DemoConfig
+from demo.layout import header
+from longcat_i2v.settings import RuntimeSettings
 
 
 def test_flags_become_the_form_caps_and_the_access_rules() -> None:
@@ -69,3 +71,29 @@ def test_a_bad_checkpoint_or_a_busy_port_is_a_message(tmp_path, monkeypatch, cap
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Traceback" not in err
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("longcat-demo-")] == []  # cleaned up
+
+
+def test_runtime_flags_come_from_the_settings_and_offload_starts_at_auto(tiny_pipe) -> None:
+    assert app.runtime_settings(app.parse_args([])) == RuntimeSettings(offload="auto")
+    args = app.parse_args(["--offload", "sequential", "--quantize", "int8", "--attention", "sdpa", "--compile",
+                           "--text-encoder-device", "cpu", "--device", "cpu", "--max-segments", "3"])  # fmt: skip
+    runtime = app.runtime_settings(args)
+    assert (runtime.offload, runtime.quantize, runtime.attention, runtime.compile) == (
+        "sequential",
+        "int8",
+        "sdpa",
+        True,
+    )
+    assert (runtime.text_encoder_device, runtime.device) == ("cpu", "cpu")
+    assert configure(DemoConfig(), **app.config_changes(args)).max_segments == 3
+    with pytest.raises(SystemExit):
+        app.parse_args(["--sp", "2"])  # several ranks are the CLI's, not the demo's
+    # the header names the mode in use, and that the planner chose it
+    text = header(tiny_pipe, "auto")
+    assert "offload none" in text and "picked by the planner" in text and "no offload modes" not in text
+
+
+def test_a_bad_runtime_flag_is_a_message_naming_it(capsys) -> None:
+    assert app.main(["--text-encoder-device", "bogus"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "--text-encoder-device" in err and "Traceback" not in err
