@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
 from demo.preview import (
@@ -88,4 +87,3 @@ def test_the_preview_shows_the_estimate_once_two_steps_are_known() -> None:
     second = preview.update(report(2, 3, 0.3 * clean + 0.7 * noise))
     assert np.abs(first.astype(int) - to_uint8(latent_rgb(0.1 * clean + 0.9 * noise, [0]))[0]).max() == 0
     assert np.abs(second.astype(int) - to_uint8(latent_rgb(clean, [0]))[0]).max() <= 1
-
