@@ -114,8 +114,8 @@ class Handlers:
                            **named: Any) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
             names = [f.name for f in (*fields, *refine_fields)]
             form = {**dict(zip(names, values, strict=False)), **named}
-            refine = {f.name: form.pop(f.name) for f in refine_fields if f.name in form}
-            updates = self.generate(progress=progress, request=request, fields=fields, refine=refine, **form)
+            refine_form = {f.name: form.pop(f.name) for f in refine_fields if f.name in form}
+            updates = self.generate(progress=progress, request=request, fields=fields, refine_form=refine_form, **form)
             async with contextlib.aclosing(updates):
                 async for update in updates:
                     yield update
@@ -128,16 +128,18 @@ class Handlers:
         progress: gr.Progress | None = None,
         request: gr.Request | None = None,
         fields: tuple[FormField, ...] | None = None,
-        refine: dict[str, Any] | None = None,
+        refine_form: dict[str, Any] | None = None,
         **named: Any,
     ) -> AsyncIterator[tuple[Any, ...]]:
-        """Check the form (values in the table's order, or by name; the Refine form's in ``refine``) off the event
+        """Check the form (values in the table's order, or by name; the Refine form's in ``refine_form``) off the event
         loop, run the job on the worker, and yield its progress, then the outputs."""
         fields = fields or form_fields(self.config)
         form = {**dict(zip((f.name for f in fields), values, strict=False)), **named}
         image = form.pop("image", None)
         try:
-            checked = await asyncio.to_thread(build_request, self.config, image, fields, refine=refine, **form)
+            checked = await asyncio.to_thread(
+                build_request, self.config, image, fields, refine_form=refine_form, **form
+            )
             if checked.settings.refine:
                 self.check_refinable()
         except Exception as exc:

@@ -175,16 +175,16 @@ def build_request(
     image: str | Path | bytes | None,
     fields: tuple[FormField, ...] | None = None,
     settings_cls: type[I2VSettings] = I2VSettings,
-    refine: Mapping[str, Any] | None = None,
+    refine_form: Mapping[str, Any] | None = None,
     **values: Any,
 ) -> GenerationRequest:
     """Check the image and every form value (named as in ``fields``, default: the table for ``config``) into
-    settings of type ``settings_cls``; with the Refine toggle on, also the ``refine`` form's values. Raise
-    InvalidInputError/ImageInputError whose message names the field by its label."""
+    settings of type ``settings_cls``; with the Refine toggle on, also the Refine form's values (``refine_form``).
+    Raise InvalidInputError/ImageInputError whose message names the field by its label."""
     picture = load_image(image, config.max_image_pixels)
     settings = check_form(config, settings_cls, fields, **values)
     refining = getattr(settings, "refine", False)
-    refine_settings = check_form(config, RefineSettings, **(refine or {})) if refining else None
+    refine_settings = check_form(config, RefineSettings, **(refine_form or {})) if refining else None
     return GenerationRequest(picture, settings, refine_settings)
 
 

@@ -93,8 +93,8 @@ class LongVideoRequest:
                 raise
             frames, used = read_mp4(mp4), s.resolved().to_dict()
             finished = 1 + (len(frames) - s.num_frames) // (s.num_frames - s.num_cond_frames)
-            note = (f"Cancelled during segment {finished + 1} of {s.segments}: the {finished} finished "
-                    f"segment{'s' if finished > 1 else ''} are kept.")  # fmt: skip
+            kept = "the finished segment is" if finished == 1 else f"the {finished} finished segments are"
+            note = f"Cancelled during segment {finished + 1} of {s.segments}: {kept} kept."
         count = 1 + (len(frames) - s.num_frames) // (s.num_frames - s.num_cond_frames)
         return Produced(frames, s.fps, s.seed, frames[0], used, kind="long video", note=note, video=mp4,
                         segments=segment_windows(count, s.num_frames, s.num_cond_frames),
