@@ -265,6 +265,17 @@ class Handlers:
         at = f"after step {done} of {job.total_steps}" if done else "before it started"
         yield f"**Cancelled** {at}. The device is free for the next request."
 
+    def kept(self, video: Any, result: Any, request: gr.Request = None) -> tuple[Any, Any, Any, Any]:  # type: ignore[assignment]
+        """After a Cancel: what a cancelled long video kept (its finished segments: shown, and the last value for
+        the history), or the page as it was (the video and result given back, the history untouched: None)."""
+        job = self.jobs.get(getattr(request, "session_hash", None) or "")
+        future = job.future if job is not None else None
+        if future is not None and future.done() and not future.cancelled() and future.exception() is None:
+            made = future.result()
+            if made.note and made is not result:
+                return str(made.video), summary(made), made, made
+        return video, gr.skip(), result, None
+
     @staticmethod
     def busy() -> tuple[dict, dict]:
         """Generate off and Cancel on while a job of this page is queued or running."""

@@ -195,7 +195,7 @@ def build_page(handlers: Handlers, gallery: GalleryHandlers, pipe: LongCatI2V, c
                                       elem_id="comparison-image")  # fmt: skip
             frame_slider = gr.Slider(0, 1, step=1, value=0, label="Frame", visible=False, elem_id="comparison-frame")
         gr.Examples(load_examples(), inputs=[inputs["image"], inputs["prompt"]], cache_examples=False, label="Examples")
-        result, entries, comparison = gr.State(None), gr.State([]), gr.State(None)
+        result, entries, comparison, kept_result = gr.State(None), gr.State([]), gr.State(None), gr.State(None)
 
         buttons, more_buttons = [generate, cancel], [extend, long_video, refine]
         outs = [video, cond_view, first_frame, seed_used, status, settings, preview, result]
@@ -224,6 +224,11 @@ def build_page(handlers: Handlers, gallery: GalleryHandlers, pipe: LongCatI2V, c
             runs.append(run)
         stop = cancel.click(handlers.cancel, None, status, cancels=runs, api_name="stop", concurrency_id="control",
                             concurrency_limit=None, show_progress="hidden")  # fmt: skip
+        # gradio cancels the event of the job; what the job kept (a long video's finished segments) is shown after
+        kept = stop.then(handlers.kept, [video, result], [video, status, result, kept_result], queue=False,
+                         show_api=False)  # fmt: skip
+        kept.then(gallery.add, [kept_result, entries], [entries, history_view, compare_a, compare_b, compare],
+                  queue=False, show_api=False)  # fmt: skip
         stop.then(handlers.idle, inputs["image"], buttons, queue=False, show_api=False)
         stop.then(more.idle, [inputs["image"], result], more_buttons, queue=False, show_api=False)
         for component in refine_inputs:

@@ -88,6 +88,12 @@ def test_cancel_during_a_later_segment_keeps_the_finished_ones(more, picture_pat
     assert result.num_frames == 5 and result.segments == ((0, 5),) and result.seed == request.settings.seed
     assert result.note == "Cancelled during segment 2 of 3: the finished segment is kept."
     assert decode(result.video)[1].shape[0] == 5 and np.load(result.frames_file).shape[0] == 5
+    # the page's Cancel then shows what was kept (gradio has cancelled the event that would have shown it)
+    more.handlers.jobs["visitor"] = job
+    video, status, shown, added = more.handlers.kept("old.mp4", None, request=SimpleNamespace(session_hash="visitor"))
+    assert (video, shown, added) == (str(result.video), result, result) and status.endswith(result.note)
+    assert more.handlers.kept("old.mp4", result, request=SimpleNamespace(session_hash="visitor"))[::2] == (
+        "old.mp4", result)  # fmt: skip
 
 
 def test_what_extend_and_long_videos_refuse(more, picture_path) -> None:
