@@ -101,9 +101,11 @@ LOOKS: dict[str, Callable[[DemoConfig], dict[str, Any]]] = {
     "refine_t_thresh": lambda c: {"component": "slider", "label": "Refine strength (t_thresh)", "minimum": 0.05,
                                   "maximum": 1.0, "step": 0.05, "row": "refine"},
     "refine_height": lambda c: {"component": "number", "label": "Refined height", "default": c.refine_height,
-                                "step": 64, "row": "refine-size", "minimum": c.min_side, "maximum": c.max_side},
+                                "step": 64, "row": "refine-size", "minimum": defaults.SIZE_MULTIPLE,
+                                "maximum": c.max_side},
     "refine_width": lambda c: {"component": "number", "label": "Refined width", "default": c.refine_width,
-                               "step": 64, "row": "refine-size", "minimum": c.min_side, "maximum": c.max_side},
+                               "step": 64, "row": "refine-size", "minimum": defaults.SIZE_MULTIPLE,
+                                "maximum": c.max_side},
     "refine_seed": lambda c: {"component": "number", "label": "Refine seed", "default": -1, "minimum": 0,
                               "maximum": MAX_SEED, "info": "-1 or empty: after Generate the same generator carries "
                                                            "on (the original demo's); alone a random seed."},

@@ -65,7 +65,11 @@ def summary(result: GenerationResult) -> str:
     s = result.settings
     what = {"video": "", "extended": "extended: ", "long video": "long video: ", "refined": "refined: "}[result.kind]
     parts = f" in {plural(len(result.segments), 'segment')}" if len(result.segments) > 1 else ""
-    sampler = f"{s['num_inference_steps']} steps, guidance {s['guidance_scale']:g}, " if "guidance_scale" in s else ""
+    refined = s.get("refine")
+    if isinstance(refined, dict):  # the refinement's own steps, not those of the video it refined
+        sampler = f"refined with {refined['num_inference_steps']} steps from t_thresh {refined['t_thresh']:g}, "
+    else:
+        sampler = f"{s['num_inference_steps']} steps, guidance {s['guidance_scale']:g}, "
     text = (
         f"**Done in {result.seconds:.1f} s**: {what}{result.num_frames} frames{parts} at {s['width']}×{s['height']}, "
         f"{sampler}seed {result.seed}, {result.fps} fps."
