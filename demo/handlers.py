@@ -241,7 +241,8 @@ class Handlers:
                 "**Starting…**"  # fmt: skip
         left = describe(self.worker.remaining(job))
         left = f" · {left}" if left else ""
-        left = f" · segment {job.segment + 1} of {job.segments}{left}" if job.segments > 1 else left
+        if job.segments > 1:  # the estimate covers the running segment
+            left = f" · segment {job.segment + 1} of {job.segments}" + (f" ({left[3:]} in it)" if left else "")
         if job.phase == "denoising":
             return f"**Step {job.steps_done} of {job.total_steps}**{left}"
         if job.phase == "refining":

@@ -254,9 +254,9 @@ class GenerationWorker:
 
     def _note(self, job: Job, report: Progress, preview: LivePreview, stem: Path) -> None:
         """Record one progress report of the core on the job."""
-        job.clock.start(report.phase)
         if report.segments > 1 and report.segment != job.segment:
             self._show_finished_segments(job, stem, report.segment)
+        job.clock.start(report.phase)
         if report.phase in ("denoising", "refining"):
             job.clock.step_done()
             latents = report.latents
@@ -284,6 +284,7 @@ class GenerationWorker:
             shutil.copyfile(growing, shown)
             job.partial_video = shown
         job.segment = segment
+        job.clock.next_segment()
 
     def remaining(self, job: Job) -> Remaining | None:
         """The time ``job`` still needs, once it has been timed."""
