@@ -227,7 +227,8 @@ class Handlers:
 
     @staticmethod
     def _track(progress: gr.Progress, job: Job) -> None:
-        """gradio's progress (what API clients see as progress_data): steps while denoising, frames while decoding."""
+        """gradio's progress (what API clients see as progress_data): steps while denoising or refining, chunks while
+        decoding."""
         if job.phase == "decoding" and job.decode_chunks:
             progress((job.chunks_decoded, job.decode_chunks), desc="Decoding the video", unit="chunks")
         else:

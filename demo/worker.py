@@ -238,8 +238,10 @@ class GenerationWorker:
         video = made.video or write_mp4(frames, stem.with_suffix(".mp4"), made.fps)
         thumbnail = stem.with_suffix(".png")
         Image.fromarray(frames[len(frames) // 2]).save(thumbnail)
-        frames_file = stem.with_suffix(".npy")
-        np.save(frames_file, frames, allow_pickle=False)
+        frames_file = None
+        if made.segments:  # a stage-1 video, which Extend and Refine may start from: its frames exactly
+            frames_file = stem.with_suffix(".npy")
+            np.save(frames_file, frames, allow_pickle=False)
         image_file = None
         if made.image is not None:
             image_file = stem.parent / f"{stem.name}_input.png"
