@@ -15,9 +15,11 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
+from longcat_i2v.conditioning import bucket_size
 from longcat_i2v.errors import InvalidInputError, LongCatError
 from longcat_i2v.settings import ContinuationSettings, LongVideoSettings, RefineSettings
 
+from .config import CUSTOM_SIZE
 from .fields import FormField, fields_beside, own_fields
 from .handlers import Handlers, user_error, with_signature
 from .request import check_form, load_image
@@ -158,22 +160,33 @@ class FollowUps:
         refinable = stage1 and not self.handlers.refine_unavailable()
         return gr.update(interactive=stage1), gr.update(interactive=image is not None), gr.update(interactive=refinable)
 
-    def cost_text(self, result: Any, *values: Any) -> str:
-        """What Refine costs for the result shown (or says why it cannot run)."""
+    def cost_text(self, result: Any, num_frames: Any = None, resolution: Any = None, width: Any = None,
+                  height: Any = None, *values: Any) -> str:  # fmt: skip
+        """What Refine costs: for the result shown when it is a stage-1 video (the Refine button), else for the
+        video the form would make (the toggle; for a bucket size, a 16:9 image's), or why it cannot run."""
         reason = self.handlers.refine_unavailable()
         if reason:
             return reason
-        if not isinstance(result, GenerationResult) or not result.segments:
-            return "Refine works on a finished stage-1 video: generate one first."
         fields = refine_fields(self.config)
-        form = dict(zip((f.name for f in fields), values, strict=True))
+        form = dict(zip((f.name for f in fields), values, strict=False))
         try:
             settings = check_form(self.config, RefineSettings, fields, **form)
-            cost = refine_cost(self.pipe, settings, result.first_frame.shape[0], result.first_frame.shape[1],
-                               result.segments, result.num_cond_frames)  # fmt: skip
-        except LongCatError as exc:
+            if isinstance(result, GenerationResult) and result.segments:
+                what = "Refining the video shown: "
+                size, segments, overlap = result.first_frame.shape[:2], result.segments, result.num_cond_frames
+            else:
+                what = "With the toggle, after Generate: "
+                size = self._stage1_size(resolution, width, height)
+                segments, overlap = ((0, int(num_frames)),), 0
+            return what + refine_cost(self.pipe, settings, *size, segments, overlap).describe()
+        except (LongCatError, TypeError, ValueError) as exc:
             return f"Refine cannot run with these settings: {user_error(exc).message}"
-        return cost.describe()
+
+    @staticmethod
+    def _stage1_size(resolution: Any, width: Any, height: Any) -> tuple[int, int]:
+        if resolution == CUSTOM_SIZE:
+            return int(height), int(width)
+        return bucket_size(16, 9, resolution)
 
     # Shared ------------------------------------------------------------------------------------------------------
 

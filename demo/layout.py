@@ -159,8 +159,7 @@ def build_page(handlers: Handlers, gallery: GalleryHandlers, pipe: LongCatI2V, c
                         long_video = gr.Button("Long video", interactive=False, elem_id="long-video")
                 with gr.Accordion("Refine", open=False):
                     inputs.update(build_inputs(refine_fields(config), "settings", config, pipe))
-                    cost = gr.Markdown(unavailable or "Refine works on a finished stage-1 video: generate one first.",
-                                       elem_id="refine-cost")  # fmt: skip
+                    cost = gr.Markdown(unavailable, elem_id="refine-cost")
                     refine = gr.Button("Refine", interactive=False, elem_id="refine")
             with gr.Column(scale=6, min_width=320, elem_id="output-column"):
                 status = gr.Markdown("Upload an image and press **Generate**.", elem_id="status")
@@ -202,6 +201,8 @@ def build_page(handlers: Handlers, gallery: GalleryHandlers, pipe: LongCatI2V, c
         device = {"concurrency_id": "device", "concurrency_limit": config.concurrency, "show_progress": "minimal",
                   "show_progress_on": [status]}  # fmt: skip
         refine_inputs = [inputs[f.name] for f in refine_fields(config)]
+        sizes = [inputs[name] for name in ("num_frames", "resolution", "width", "height")]
+        cost_inputs = [result, *sizes, *refine_inputs]
         jobs = (
             (generate, handlers.generate_fn(fields, refine_fields(config)),
              [inputs[f.name] for f in fields] + refine_inputs, "generate"),
@@ -220,7 +221,7 @@ def build_page(handlers: Handlers, gallery: GalleryHandlers, pipe: LongCatI2V, c
             run.success(lambda: gr.update(interactive=True), None, reuse_seed, queue=False, show_api=False)
             run.success(gallery.add, [result, entries], [entries, history_view, compare_a, compare_b, compare],
                         queue=False, show_api=False)  # fmt: skip
-            run.then(more.cost_text, [result, *refine_inputs], cost, queue=False, show_api=False)
+            run.then(more.cost_text, cost_inputs, cost, queue=False, show_api=False)
             runs.append(run)
         stop = cancel.click(handlers.cancel, None, status, cancels=runs, api_name="stop", concurrency_id="control",
                             concurrency_limit=None, show_progress="hidden")  # fmt: skip
@@ -231,8 +232,9 @@ def build_page(handlers: Handlers, gallery: GalleryHandlers, pipe: LongCatI2V, c
                   queue=False, show_api=False)  # fmt: skip
         stop.then(handlers.idle, inputs["image"], buttons, queue=False, show_api=False)
         stop.then(more.idle, [inputs["image"], result], more_buttons, queue=False, show_api=False)
-        for component in refine_inputs:
-            component.change(more.cost_text, [result, *refine_inputs], cost, queue=False, show_api=False)
+        for component in cost_inputs[1:]:
+            component.change(more.cost_text, cost_inputs, cost, queue=False, show_api=False)
+        page.load(more.cost_text, cost_inputs, cost, queue=False, show_api=False)
         inputs["image"].change(more.idle, [inputs["image"], result], more_buttons, queue=False, show_api=False)
         inputs["image"].change(handlers.can_generate, inputs["image"], generate, queue=False, show_api=False)
         inputs["distill"].change(

@@ -16,7 +16,7 @@ from demo.config import CUSTOM_SIZE, DemoConfig
 from demo.follow_ups import FollowUps, long_fields
 from demo.handlers import OUTPUTS, Handlers
 from demo.tasks import refine_cost
-from demo.worker import GenerationWorker
+from demo.worker import GenerationResult, GenerationWorker
 from longcat_i2v import LongCatI2V, defaults
 from longcat_i2v.settings import RefineSettings
 
@@ -125,7 +125,17 @@ def test_refine_cost_known_answer_and_refusals(more, picture_path, monkeypatch, 
     # three segments of 5 frames doubled: 10, then 10 - 2 carried frames twice
     assert (cost.dit_calls, cost.segments, cost.frames, cost.fps) == (5, 3, 26, 30)
     assert cost.describe().startswith("Refine costs 15 DiT calls with the refinement LoRA (5 per segment × 3)")
-    assert more.cost_text(None, 50, 0.5, 64, 128, -1, False, "generator", "bsa").startswith("Refine works on")
+    # before a video exists, the toggle's cost: the form's video (custom 64x64, 5 frames) refined to 64x128
+    text = more.cost_text(None, 5, CUSTOM_SIZE, 64, 64, 50, 0.5, 64, 128, -1, False, "generator", "bsa")
+    assert text == ("With the toggle, after Generate: Refine costs 5 DiT calls with the refinement LoRA, at 128×64 "
+                    "(no CFG), plus a VAE encode and decode at that size; it makes 10 frames at 30 fps.")  # fmt: skip
+    # the button's cost, for the result shown; and settings the refinement refuses are said so
+    frame = np.zeros((64, 64, 3), np.uint8)
+    long_result = GenerationResult(Path("v.mp4"), Path("v.png"), frame, frame, 1, 1.0, {}, {}, num_frames=13,
+                                   segments=((0, 5), (4, 9), (8, 13)), num_cond_frames=1)  # fmt: skip
+    assert more.cost_text(long_result, 5, CUSTOM_SIZE, 64, 64, 50, 0.5, 64, 128).startswith(
+        "Refining the video shown: Refine costs 15 DiT calls")  # fmt: skip
+    assert more.cost_text(None, 5, CUSTOM_SIZE, 64, 64, 50, 2.0).startswith("Refine cannot run with these settings")
     with pytest.raises(gr.Error, match="Generate a video first: Refine starts from the video shown"):
         asyncio.run(collect(more.refine_fn()(None)))
     # a checkpoint without the refinement LoRA: Refine is off, with the reason, and refused if called anyway
