@@ -7,9 +7,10 @@ import socket
 import pytest
 
 import app
-from demo.app import configure
+from demo.app import DEVICE_JOBS, Access, build_demo, configure, guard_options
 from demo.config import DemoConfig
 from demo.layout import header
+from demo.worker import GenerationWorker
 from longcat_i2v.settings import RuntimeSettings
 
 
@@ -97,3 +98,14 @@ def test_a_bad_runtime_flag_is_a_message_naming_it(capsys) -> None:
     assert app.main(["--text-encoder-device", "bogus"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "--text-encoder-device" in err and "Traceback" not in err
+
+
+def test_every_route_that_runs_on_the_device_is_rate_limited(tiny_pipe, tiny_form, tmp_path) -> None:
+    worker = GenerationWorker(tiny_pipe, output_dir=tmp_path)
+    try:
+        page = build_demo(worker=worker, config=tiny_form)
+        limited = guard_options(page, worker, 1, Access(rate_limit=1)).generate_fns()
+        assert {fn.api_name for fn in page.fns.values() if fn._id in limited} == set(DEVICE_JOBS)
+        assert set(DEVICE_JOBS) == {"generate", "extend", "long_video", "refine"}
+    finally:
+        worker.close()
