@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import gradio as gr
@@ -24,7 +24,7 @@ from .fields import FormField, fields_beside, own_fields
 from .handlers import Handlers, user_error, with_signature
 from .request import check_form, load_image
 from .tasks import ExtendRequest, LongVideoRequest, RefineRequest, refine_cost
-from .worker import GenerationResult
+from .worker import GenerationResult, Request
 
 SIZE_FIELDS = ("resolution", "width", "height")  # Extend keeps the size of the video it continues
 NO_RESULT = "Generate a video first: {what} starts from the video shown."
@@ -56,20 +56,7 @@ class FollowUps:
     # Extend ------------------------------------------------------------------------------------------------------
 
     def extend_fn(self):
-        fields = extend_fields(self.config)
-
-        async def extend(result: Any, *values: Any, progress: gr.Progress = gr.Progress(),  # noqa: B008
-                         request: gr.Request = None, **named: Any) -> AsyncIterator[tuple]:  # fmt: skip
-            form = {**dict(zip((f.name for f in fields), values, strict=False)), **named}
-            try:
-                checked = await asyncio.to_thread(self.check_extend, result, fields, form)
-            except Exception as exc:
-                raise user_error(exc) from exc
-            async with contextlib.aclosing(self.handlers.run(checked, progress, request, str(result.video))) as updates:
-                async for update in updates:
-                    yield update
-
-        return with_signature(extend, fields, leading=("result",))
+        return self._job_fn("extend", extend_fields(self.config), "result", self.check_extend)
 
     def check_extend(self, result: Any, fields: tuple[FormField, ...], form: dict[str, Any]) -> ExtendRequest:
         base = self._stage1(result, "Extend")
@@ -93,20 +80,7 @@ class FollowUps:
     # Long video ----------------------------------------------------------------------------------------------------
 
     def long_video_fn(self):
-        fields = long_fields(self.config)
-
-        async def long_video(prompt: Any, *values: Any, progress: gr.Progress = gr.Progress(),  # noqa: B008
-                             request: gr.Request = None, **named: Any) -> AsyncIterator[tuple]:  # fmt: skip
-            form = {**dict(zip((f.name for f in fields), values, strict=False)), **named}
-            try:
-                checked = await asyncio.to_thread(self.check_long_video, prompt, fields, form)
-            except Exception as exc:
-                raise user_error(exc) from exc
-            async with contextlib.aclosing(self.handlers.run(checked, progress, request)) as updates:
-                async for update in updates:
-                    yield update
-
-        return with_signature(long_video, fields, leading=("prompt",))
+        return self._job_fn("long_video", long_fields(self.config), "prompt", self.check_long_video)
 
     def check_long_video(self, prompt: Any, fields: tuple[FormField, ...], form: dict[str, Any]) -> LongVideoRequest:
         form = dict(form)
@@ -124,20 +98,7 @@ class FollowUps:
     # Refine ------------------------------------------------------------------------------------------------------
 
     def refine_fn(self):
-        fields = refine_fields(self.config)
-
-        async def refine(result: Any, *values: Any, progress: gr.Progress = gr.Progress(),  # noqa: B008
-                         request: gr.Request = None, **named: Any) -> AsyncIterator[tuple]:  # fmt: skip
-            form = {**dict(zip((f.name for f in fields), values, strict=False)), **named}
-            try:
-                checked = await asyncio.to_thread(self.check_refine, result, fields, form)
-            except Exception as exc:
-                raise user_error(exc) from exc
-            async with contextlib.aclosing(self.handlers.run(checked, progress, request, str(result.video))) as updates:
-                async for update in updates:
-                    yield update
-
-        return with_signature(refine, fields, leading=("result",))
+        return self._job_fn("refine", refine_fields(self.config), "result", self.check_refine)
 
     def check_refine(self, result: Any, fields: tuple[FormField, ...], form: dict[str, Any]) -> RefineRequest:
         self.handlers.check_refinable()
@@ -189,6 +150,26 @@ class FollowUps:
         return bucket_size(16, 9, resolution)
 
     # Shared ------------------------------------------------------------------------------------------------------
+
+    def _job_fn(self, name: str, fields: tuple[FormField, ...], leading: str, check: Callable[..., Request]):
+        """The event function of one button: ``leading`` (the result shown, or the main Prompt), then one named
+        parameter per field; checked off the event loop by ``check``, then run as Generate runs. While it runs the
+        page keeps showing the result it starts from."""
+
+        async def job(first: Any, *values: Any, progress: gr.Progress = gr.Progress(),  # noqa: B008
+                      request: gr.Request = None, **named: Any) -> AsyncIterator[tuple]:  # fmt: skip
+            form = {**dict(zip((f.name for f in fields), values, strict=False)), **named}
+            try:
+                checked = await asyncio.to_thread(check, first, fields, form)
+            except Exception as exc:
+                raise user_error(exc) from exc
+            shown = str(first.video) if isinstance(first, GenerationResult) else None
+            async with contextlib.aclosing(self.handlers.run(checked, progress, request, shown)) as updates:
+                async for update in updates:
+                    yield update
+
+        job.__name__ = job.__qualname__ = name
+        return with_signature(job, fields, leading=(leading,))
 
     @staticmethod
     def _stage1(result: Any, what: str) -> GenerationResult:
