@@ -4,8 +4,10 @@ Without --checkpoint it serves the built-in tiny random-weight checkpoint (made 
 whose videos are noise: it shows the page works. Point --checkpoint at LongCat-Video weights for real videos.
 SIGINT (Ctrl-C) or SIGTERM stops it and deletes every file it made.
 
-Memory: the weights all live on --device; the core has no offload modes yet. Once ``load_pipeline`` takes one,
-an ``--offload`` flag belongs here, passed through to it (the page already shows the memory mode).
+The loading flags (--checkpoint, --device, --dtype, --offload, --quantize, --compile, --attention,
+--text-encoder-device) are generated from the core's RuntimeSettings, as the CLI's are; the demo starts with
+--offload auto: the core's planner picks the mode that fits the GPU's free memory (none on a CPU), and the page
+shows the mode in use.
 """
 
 import argparse
@@ -15,10 +17,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from longcat_i2v.defaults import DTYPE_NAMES
+from longcat_i2v.cli_args import add_settings_arguments, settings_from_args
 from longcat_i2v.errors import LongCatError
+from longcat_i2v.settings import RuntimeSettings
 
 TOKEN_ENV = "LONGCAT_DEMO_TOKEN"
+# Runtime options the demo does not offer: several ranks (torchrun) and fetching image URLs.
+NOT_FOR_THE_DEMO = ("sp_size", "cfg_parallel", "shard_weights", "allow_private_urls")
+DEMO_RUNTIME = {"offload": "auto"}  # where the demo starts, unless a flag says otherwise
 
 
 def user_password(text: str) -> tuple[str, str]:
@@ -39,15 +45,14 @@ def positive(text: str) -> int:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="LongCat-Video image-to-video web demo.")
-    parser.add_argument(
-        "--checkpoint", help="LongCat-Video checkpoint folder (hub or FastVideo layout); default: tiny demo weights"
+    parser = argparse.ArgumentParser(
+        description="LongCat-Video image-to-video web demo.",
+        epilog="The demo starts with --offload auto (the planner's pick for the GPU), not none.",
     )
+    add_settings_arguments(parser, RuntimeSettings, skip=NOT_FOR_THE_DEMO)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for your whole network)")
     parser.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
-    parser.add_argument("--device", help="torch device, e.g. cuda:1 (default: cuda if available, else cpu)")
-    parser.add_argument("--dtype", choices=sorted(DTYPE_NAMES), help="default: bfloat16 on GPU, float32 on CPU")
     operators = parser.add_argument_group("serving several people")
     operators.add_argument("--max-queue", type=positive, default=32, help="requests that may wait (default 32)")
     operators.add_argument("--concurrency", type=positive, default=1,
@@ -66,6 +71,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="videos a minute one client address may request (default 20; 0: no limit)",
     )
     operators.add_argument("--max-frames", type=positive, help="the most frames one request may ask for (4k+1)")
+    operators.add_argument("--max-segments", type=positive,
+                           help="the most segments of a long or extended video (default 8)")  # fmt: skip
     operators.add_argument(
         "--keep-outputs",
         type=positive,
@@ -87,11 +94,23 @@ def config_changes(args: argparse.Namespace) -> dict:
                "max_image_bytes": args.max_upload_mb * 2**20}  # fmt: skip
     if args.max_frames is not None:
         changes["max_frames"] = args.max_frames
+    if args.max_segments is not None:
+        changes["max_segments"] = args.max_segments
     return changes
+
+
+def runtime_settings(args: argparse.Namespace) -> RuntimeSettings:
+    """The loading options: the demo's starting values, then the flags given (a bad one named by its flag)."""
+    return settings_from_args(RuntimeSettings, args, start=DEMO_RUNTIME)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        runtime = runtime_settings(args)
+    except LongCatError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio's own health checks
     root = Path(tempfile.mkdtemp(prefix="longcat-demo-"))
@@ -102,8 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
     access = Access(tuple(args.auth or ()), args.token or None, max(0, args.rate_limit))
     try:
-        serve(args.checkpoint, args.host, args.port, args.share, args.device, args.dtype, access, root,
-              **config_changes(args))  # fmt: skip
+        serve(runtime, args.host, args.port, args.share, access, root, **config_changes(args))
     except (LongCatError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -20,6 +20,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from longcat_i2v import LongCatI2V, load_pipeline
+from longcat_i2v.settings import RuntimeSettings
 
 from .config import DemoConfig
 from .gallery import GalleryHandlers
@@ -30,6 +31,7 @@ from .worker import GenerationWorker
 
 logger = logging.getLogger(__name__)
 BODY_OVERHEAD = 1 << 20  # room for the JSON or multipart framing around an image of the size limit
+DEVICE_JOBS = ("generate", "extend", "long_video", "refine")  # the API routes that run on the device (rate-limited)
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ def guard_options(page: gr.Blocks, worker: GenerationWorker | None, max_body: in
         max_body=max_body,
         token=access.token,
         rate_limit=access.rate_limit,
-        generate_fns=lambda: {fn._id for fn in page.fns.values() if fn.api_name == "generate"},
+        generate_fns=lambda: {fn._id for fn in page.fns.values() if fn.api_name in DEVICE_JOBS},
         health=health,
         drop_queued=drop_queued,
     )
@@ -129,12 +131,10 @@ def configure(base: DemoConfig, **changes) -> DemoConfig:
 
 
 def serve(
-    checkpoint: str | Path | None = None,
+    runtime: RuntimeSettings | None = None,
     host: str = "127.0.0.1",
     port: int | None = None,
     share: bool = False,
-    device: str | None = None,
-    dtype: str | None = None,
     access: Access = Access(),  # noqa: B008 - frozen
     root: Path | None = None,
     **config_changes,
@@ -142,7 +142,8 @@ def serve(
     """Load, build and serve until SIGINT or SIGTERM (a second one stops at once); then cancel the running
     generation, close the server and delete every file it made, all of them under ``root`` (default: a new
     temporary folder; set GRADIO_TEMP_DIR to root/gradio before gradio is imported to keep its own folders
-    there too, as app.py does). ``config_changes`` adjust the DemoConfig."""
+    there too, as app.py does). ``runtime``: the loading options (checkpoint, device, offload, ...; default: the
+    tiny checkpoint with ``offload="auto"``). ``config_changes`` adjust the DemoConfig."""
     root = root or Path(tempfile.mkdtemp(prefix="longcat-demo-"))
     os.environ["GRADIO_TEMP_DIR"] = str(root / "gradio")  # gradio's uploads and copies, inside our folder
     stop = threading.Event()
@@ -155,9 +156,11 @@ def serve(
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        pipe = load_pipeline(checkpoint, device, dtype)
-        logger.info("loaded %s on %s", pipe.checkpoint_dir.name, pipe.device)
-        config = configure(DemoConfig.tiny() if pipe.is_tiny else DemoConfig(), **config_changes)
+        runtime = runtime or RuntimeSettings(offload="auto")
+        pipe = load_pipeline(runtime=runtime)
+        logger.info("loaded %s: %s (asked for offload %s)", pipe.checkpoint_dir.name, pipe.describe(), runtime.offload)
+        config = configure(DemoConfig.tiny() if pipe.is_tiny else DemoConfig(), offload=runtime.offload,
+                           **config_changes)  # fmt: skip
         worker = GenerationWorker(pipe, output_dir=root / "outputs", keep_outputs_s=config.keep_outputs_s,
                                   preview_interval_s=config.preview_interval_s)  # fmt: skip
         try:

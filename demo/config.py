@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from longcat_i2v import defaults
 from longcat_i2v.buckets import BUCKETS
 from longcat_i2v.options import SettingsError
-from longcat_i2v.settings import I2VSettings
-from longcat_i2v.tiny import SMALL_SETTINGS
+from longcat_i2v.settings import ContinuationSettings, I2VSettings, RefineSettings
+from longcat_i2v.tiny import SMALL_REFINE_SETTINGS, SMALL_SETTINGS
 
 CUSTOM_SIZE = "custom"
 MAX_SEED = 2**31 - 1
@@ -43,6 +43,11 @@ class DemoConfig:
     keep_outputs_s: float = 3600.0  # every file the server makes is deleted once older than this
     history_size: int = 12  # results kept in each visitor's history
     preview_interval_s: float = 0.5  # at most one live preview per this many seconds
+    num_cond_frames: int | None = None  # Extend/long video: frames each segment continues; None: 13, or fewer
+    max_segments: int = 8  # the most segments a long or extended video may have (its length cap)
+    refine_height: int | None = None  # the refined size the form starts with; None: the 720p bucket
+    refine_width: int | None = None
+    offload: str = "none"  # the offload mode the operator asked for ("auto": the planner's pick), for the header
 
     def __post_init__(self) -> None:
         problems = []
@@ -66,9 +71,16 @@ class DemoConfig:
         ):
             if not low <= value <= high:
                 problems.append(f"{name} {value} must be in [{low}, {high}]")
-        for name in ("max_image_bytes", "max_queue", "concurrency", "keep_outputs_s", "history_size"):
+        try:
+            ContinuationSettings(num_frames=self.num_frames, num_cond_frames=self.cond_frames)
+            RefineSettings(height=self.refine_height, width=self.refine_width)
+        except SettingsError as exc:
+            problems.append(f"extend/refine starting values: {exc}")
+        for name in ("max_image_bytes", "max_queue", "concurrency", "keep_outputs_s", "history_size", "max_segments"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.offload not in (*defaults.OFFLOAD_MODES, "auto"):
+            problems.append(f"offload {self.offload!r} must be one of {(*defaults.OFFLOAD_MODES, 'auto')}")
         if self.preview_interval_s < 0:
             problems.append(f"preview_interval_s must be >= 0, got {self.preview_interval_s}")
         if self.max_steps < defaults.STEPS:
@@ -88,7 +100,17 @@ class DemoConfig:
             resolution=CUSTOM_SIZE,
             width=small["width"],
             height=small["height"],
+            refine_height=SMALL_REFINE_SETTINGS["height"],
+            refine_width=SMALL_REFINE_SETTINGS["width"],
         )
+
+    @property
+    def cond_frames(self) -> int:
+        """The conditioning frames Extend starts with: the given count, else the model's 13 when the clip holds
+        more, else the most a clip of ``num_frames`` (4k+1) leaves room for."""
+        if self.num_cond_frames is not None:
+            return self.num_cond_frames
+        return min(defaults.NUM_COND_FRAMES, max(1, self.num_frames - 4))
 
     @property
     def resolution_choices(self) -> tuple[str, ...]:

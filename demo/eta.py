@@ -45,12 +45,22 @@ class JobClock:
 
     clock: Callable[[], float] = time.monotonic
     phase_started: dict[str, float] = field(default_factory=dict)
+    segment_started: dict[str, float] = field(default_factory=dict)  # the phases' starts in the current segment
     steps: list[float] = field(default_factory=list)
     frames: list[float] = field(default_factory=list)
     units: dict[str, int] = field(default_factory=dict)
 
     def start(self, phase: str) -> None:
-        self.phase_started.setdefault(phase, self.clock())
+        now = self.clock()
+        self.phase_started.setdefault(phase, now)
+        self.segment_started.setdefault(phase, now)
+
+    def next_segment(self) -> None:
+        """A long video's next segment: its steps and chunks are timed afresh (the job's phase starts stay, for its
+        timing)."""
+        self.segment_started.clear()
+        self.steps.clear()
+        self.frames.clear()
 
     def step_done(self) -> None:
         self.steps.append(self.clock())
@@ -67,8 +77,8 @@ class JobClock:
     def remaining(self, phase: str, total_steps: int, total_frames: int, rates: Rates) -> Remaining | None:
         """The time left in ``phase`` and after it, or None while nothing of this job has been timed yet."""
         now = self.clock()
-        if phase == "denoising" and self.steps:
-            left = (total_steps - len(self.steps)) * self._per_item(self.steps, "denoising")
+        if phase in ("denoising", "refining") and self.steps:
+            left = max(0, total_steps - len(self.steps)) * self._per_item(self.steps, phase)
             return self._plus(left, AFTER_DENOISING, rates)
         if phase == "decoding":
             if self.frames:
@@ -77,19 +87,19 @@ class JobClock:
                 guess = rates.estimate("decoding", self.units.get("decoding", 0))
                 if guess is None:
                     return self._plus(0.0, AFTER_DENOISING, rates)
-                left = max(0.0, guess - (now - self.phase_started["decoding"]))
+                left = max(0.0, guess - (now - self.segment_started["decoding"]))
             return self._plus(left, ("writing",), rates)
         if phase == "writing":
             guess = rates.estimate("writing", self.units.get("writing", 0))
             if guess is None:
                 return Remaining(0.0, ("writing",))
-            return Remaining(max(0.0, guess - (now - self.phase_started["writing"])))
+            return Remaining(max(0.0, guess - (now - self.segment_started["writing"])))
         return None
 
     def _per_item(self, marks: list[float], phase: str) -> float:
         if len(marks) >= 2:
             return (marks[-1] - marks[0]) / (len(marks) - 1)
-        return marks[0] - self.phase_started[phase]
+        return marks[0] - self.segment_started[phase]
 
     def _plus(self, seconds: float, phases: tuple[str, ...], rates: Rates) -> Remaining:
         unknown = []

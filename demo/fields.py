@@ -1,6 +1,7 @@
 """The form as one table of fields: name, component, default, bounds and help for every input on the page.
 
-The rows come from the core's settings type (every demo-visible field of ``I2VSettings``), dressed by ``LOOKS``
+The rows come from the core's settings types (every demo-visible field of ``I2VSettings``, and for Extend, long
+videos and Refine those of ``ContinuationSettings``, ``LongVideoSettings`` and ``RefineSettings``), dressed by ``LOOKS``
 (label, component, placement, the operator's caps from ``DemoConfig``). The same table builds the page
 (``layout``), parses a submitted form (``request``) and gives the tests their defaults, so a new setting shows
 up on the page without editing the demo; ``LOOKS`` only makes it look better.
@@ -8,12 +9,13 @@ up on the page without editing the demo; ``LOOKS`` only makes it look better.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from longcat_i2v import defaults
-from longcat_i2v.options import FieldSpec, specs_for
+from longcat_i2v.options import FieldSpec, Settings, specs_for
 from longcat_i2v.settings import I2VSettings
 
 from .config import MAX_SEED, DemoConfig
@@ -82,12 +84,46 @@ LOOKS: dict[str, Callable[[DemoConfig], dict[str, Any]]] = {
     "distill": lambda c: {"component": "checkbox", "label": "Distill (16 steps, guidance 1.0)", "row": "toggles",
                           "info": "The distilled LoRA: 16 unguided steps instead of 50 guided ones, about 6× fewer "
                                   "model passes."},
+    "refine": lambda c: {"component": "checkbox", "label": "Refine to 720p", "row": "toggles",
+                         "info": "Then refine the video with the refinement LoRA (the Refine settings below; the "
+                                 "cost is stated there)."},
+    "num_cond_frames": lambda c: {"component": "slider", "label": "Conditioning frames", "default": c.cond_frames,
+                                  "minimum": 1, "maximum": c.max_frames - 4, "step": 4,
+                                  "info": "The last frames of the video that each new segment continues (4k+1)."},
+    "segments": lambda c: {"component": "number", "label": "Segments", "default": None, "minimum": 1,
+                           "maximum": c.max_segments, "step": 1,
+                           "info": f"Segments of the long video, the first one included (at most {c.max_segments}); "
+                                   "empty: one per line of the prompts."},
+    "kv_cache": lambda c: {"label": "Cache the conditioning frames",
+                           "info": "Compute their keys and values once (the original's default; faster)."},
+    "refine_steps": lambda c: {"component": "slider", "label": "Refine steps", "minimum": 1, "maximum": c.max_steps,
+                               "step": 1, "row": "refine"},
+    "refine_t_thresh": lambda c: {"component": "slider", "label": "Refine strength (t_thresh)", "minimum": 0.05,
+                                  "maximum": 1.0, "step": 0.05, "row": "refine"},
+    "refine_height": lambda c: {"component": "number", "label": "Refined height", "default": c.refine_height,
+                                "step": 64, "row": "refine-size", "minimum": defaults.SIZE_MULTIPLE,
+                                "maximum": c.max_side},
+    "refine_width": lambda c: {"component": "number", "label": "Refined width", "default": c.refine_width,
+                               "step": 64, "row": "refine-size", "minimum": defaults.SIZE_MULTIPLE,
+                                "maximum": c.max_side},
+    "refine_seed": lambda c: {"component": "number", "label": "Refine seed", "default": -1, "minimum": 0,
+                              "maximum": MAX_SEED, "info": "-1 or empty: after Generate the same generator carries "
+                                                           "on (the original demo's); alone a random seed."},
     "cond_rope": lambda c: {"name": "skip_cond_rope", "component": "checkbox", "default": False,
                             "label": "Skip RoPE on the conditioning frame", "row": "toggles",
                             "to_setting": _skip_to_mode,
                             "info": "An experiment: the input frame's tokens get no position encoding (RoPE). The "
                                     "model was trained with it; compare both in the history."},
 }  # fmt: skip
+
+# List settings (a tuple field) whose key names a single value in the main form (LongVideoSettings' prompt): how
+# they look, and their name beside the main form.
+LIST_LOOKS: dict[str, Callable[[DemoConfig], dict[str, Any]]] = {
+    "prompt": lambda c: {"label": "Prompt of each segment", "default": "",
+                         "info": "One prompt per line, one line per segment; empty: the Prompt above for every "
+                                 "segment."},
+}  # fmt: skip
+LIST_NAMES = {"prompt": "prompts"}
 
 IMAGE = FormField("image", None, "image", "Input image", place="main", element_id="input-image")
 
@@ -140,16 +176,35 @@ def _plain(spec: FieldSpec) -> dict[str, Any]:
     }
 
 
-def form_fields(config: DemoConfig, cls: type[I2VSettings] = I2VSettings) -> tuple[FormField, ...]:
+def _look(spec: FieldSpec, config: DemoConfig) -> dict[str, Any]:
+    looks = LIST_LOOKS if spec.type is tuple else LOOKS
+    return {**_plain(spec), **(looks[spec.key](config) if spec.key in looks else {})}
+
+
+def form_fields(config: DemoConfig, cls: type[Settings] = I2VSettings) -> tuple[FormField, ...]:
     """The image, then one field per demo-visible setting of ``cls``: the dressed ones in ``LOOKS``' order, then
     any others."""
     order = list(LOOKS)
     specs = sorted(specs_for(cls, "demo"), key=lambda s: order.index(s.key) if s.key in order else len(order))
     rows = [IMAGE]
     for spec in specs:
-        look = {**_plain(spec), **(LOOKS[spec.key](config) if spec.key in LOOKS else {})}
+        look = _look(spec, config)
         rows.append(FormField(name=look.pop("name", spec.key), setting=spec.name, whole=spec.type is int, **look))
     return tuple(rows)
+
+
+def fields_beside(config: DemoConfig, cls: type[Settings], base: type[Settings] = I2VSettings) -> tuple[FormField, ...]:
+    """The table of ``cls`` for a page whose main form is ``base``'s: a list field whose name the main form uses
+    for a single value is renamed (``prompts``), so both sit on the page."""
+    shared = {f.name for f in form_fields(config, base)}
+    return tuple(dataclasses.replace(f, name=LIST_NAMES[f.name]) if f.name in shared and f.to_setting is _lines
+                 else f for f in form_fields(config, cls))  # fmt: skip
+
+
+def own_fields(config: DemoConfig, cls: type[Settings], base: type[Settings] = I2VSettings) -> tuple[FormField, ...]:
+    """The fields of ``cls`` that the main form of ``base`` lacks: what the page adds for ``cls``."""
+    shared = {f.name for f in form_fields(config, base)}
+    return tuple(f for f in fields_beside(config, cls, base) if f.name not in shared)
 
 
 def defaults_of(fields: tuple[FormField, ...]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import inspect
 import logging
 import math
@@ -22,13 +23,13 @@ import gradio as gr
 import torch
 
 from longcat_i2v import defaults
-from longcat_i2v.errors import GenerationCancelled, LongCatError
+from longcat_i2v.errors import GenerationCancelled, InvalidInputError, LongCatError
 
 from .config import CUSTOM_SIZE, MAX_SEED, DemoConfig
 from .eta import describe
 from .fields import FormField, form_fields, frames_help
 from .request import build_request
-from .worker import GenerationResult, GenerationWorker, Job
+from .worker import GenerationResult, GenerationWorker, Job, Request
 
 UNEXPECTED = "Something went wrong while generating the video. Please try again; the server log has the details."
 OUT_OF_MEMORY = "The device ran out of memory. Try fewer frames, a smaller size or 480p."
@@ -62,10 +63,30 @@ def user_error(exc: BaseException) -> gr.Error:
 
 def summary(result: GenerationResult) -> str:
     s = result.settings
-    return (
-        f"**Done in {result.seconds:.1f} s**: {s['num_frames']} frames at {s['width']}×{s['height']}, "
-        f"{s['num_inference_steps']} steps, guidance {s['guidance_scale']:g}, seed {result.seed}, {s['fps']} fps."
+    what = {"video": "", "extended": "extended: ", "long video": "long video: ", "refined": "refined: "}[result.kind]
+    parts = f" in {plural(len(result.segments), 'segment')}" if len(result.segments) > 1 else ""
+    refined = s.get("refine")
+    if isinstance(refined, dict):  # the refinement's own steps, not those of the video it refined
+        sampler = f"refined with {refined['num_inference_steps']} steps from t_thresh {refined['t_thresh']:g}, "
+    else:
+        sampler = f"{s['num_inference_steps']} steps, guidance {s['guidance_scale']:g}, "
+    text = (
+        f"**Done in {result.seconds:.1f} s**: {what}{result.num_frames} frames{parts} at {s['width']}×{s['height']}, "
+        f"{sampler}seed {result.seed}, {result.fps} fps."
     )
+    return f"{text} {result.note}" if result.note else text
+
+
+def with_signature(fn: Any, fields: tuple[FormField, ...], leading: tuple[str, ...] = ()) -> Any:
+    """``fn`` with one named parameter per form field (after ``leading`` ones), in the table's order: gradio reads
+    the parameter names from the signature, and they become the API's names (``image=``, ``prompt=``, ...)."""
+    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    params = [inspect.Parameter(name, positional, default=None) for name in leading]
+    params += [inspect.Parameter(f.name, positional, default=f.default) for f in fields]
+    params.append(inspect.Parameter("progress", positional, default=gr.Progress()))
+    params.append(inspect.Parameter("request", positional, default=None, annotation=gr.Request))
+    fn.__signature__ = inspect.Signature(params)
+    return fn
 
 
 def outputs(**values: Any) -> tuple[Any, ...]:
@@ -90,21 +111,20 @@ class Handlers:
         self.config = config
         self.jobs: dict[str, Job] = {}  # each session's latest job, for its Cancel button
 
-    def generate_fn(self, fields: tuple[FormField, ...]):
-        """``generate`` with one named parameter per form field, in the table's order: gradio reads the
-        parameter names from the signature, and they become the API's names (``image=``, ``prompt=``, ...)."""
+    def generate_fn(self, fields: tuple[FormField, ...], refine_fields: tuple[FormField, ...] = ()):
+        """``generate`` with one named parameter per form field (the Refine form's after the main one's)."""
 
         async def generate(*values: Any, progress: gr.Progress = gr.Progress(), request: gr.Request = None,  # noqa: B008
                            **named: Any) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
-            async for update in self.generate(*values, progress=progress, request=request, fields=fields, **named):
-                yield update
+            names = [f.name for f in (*fields, *refine_fields)]
+            form = {**dict(zip(names, values, strict=False)), **named}
+            refine_form = {f.name: form.pop(f.name) for f in refine_fields if f.name in form}
+            updates = self.generate(progress=progress, request=request, fields=fields, refine_form=refine_form, **form)
+            async with contextlib.aclosing(updates):
+                async for update in updates:
+                    yield update
 
-        positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
-        params = [inspect.Parameter(f.name, positional, default=f.default) for f in fields]
-        params.append(inspect.Parameter("progress", positional, default=gr.Progress()))
-        params.append(inspect.Parameter("request", positional, default=None, annotation=gr.Request))
-        generate.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-        return generate
+        return with_signature(generate, (*fields, *refine_fields))
 
     async def generate(
         self,
@@ -112,17 +132,45 @@ class Handlers:
         progress: gr.Progress | None = None,
         request: gr.Request | None = None,
         fields: tuple[FormField, ...] | None = None,
+        refine_form: dict[str, Any] | None = None,
         **named: Any,
     ) -> AsyncIterator[tuple[Any, ...]]:
-        """Check the form (values in the table's order, or by name) off the event loop, run the job on the
-        worker, and yield its progress, then the outputs."""
+        """Check the form (values in the table's order, or by name; the Refine form's in ``refine_form``) off the event
+        loop, run the job on the worker, and yield its progress, then the outputs."""
         fields = fields or form_fields(self.config)
         form = {**dict(zip((f.name for f in fields), values, strict=False)), **named}
         image = form.pop("image", None)
         try:
-            checked = await asyncio.to_thread(build_request, self.config, image, fields, **form)
+            checked = await asyncio.to_thread(
+                build_request, self.config, image, fields, refine_form=refine_form, **form
+            )
+            if checked.settings.refine:
+                self.check_refinable()
         except Exception as exc:
             raise user_error(exc) from exc
+        async with contextlib.aclosing(self.run(checked, progress, request)) as updates:
+            async for update in updates:
+                yield update
+
+    def check_refinable(self) -> None:
+        """Refuse a refinement when the checkpoint lacks its LoRA (the page disables Refine then, with this)."""
+        reason = self.refine_unavailable()
+        if reason:
+            raise InvalidInputError(reason)
+
+    def refine_unavailable(self) -> str:
+        """Why this checkpoint cannot refine ("" when it can)."""
+        path = self.worker.pipe.lora_path(defaults.REFINEMENT_LORA_NAME)
+        if path.is_file():
+            return ""
+        return (f"Refine is not available: this checkpoint has no refinement LoRA ({path.name} under its "
+                "lora/ folder).")  # fmt: skip
+
+    async def run(
+        self, checked: Request, progress: gr.Progress | None, request: gr.Request | None, shown: str | None = None
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        """Run a checked job on the worker and yield its progress (with ``shown``, the video to keep showing, or the
+        finished segments so far), then the outputs."""
         loop, wake = asyncio.get_running_loop(), asyncio.Event()
 
         def on_change(job: Job) -> None:
@@ -132,7 +180,7 @@ class Handlers:
         job = self.worker.submit(checked, on_change)
         self._remember(request, job)
         try:
-            async for update in self._watch(job, wake, progress):
+            async for update in self._watch(job, wake, progress, shown):
                 yield update
             result = job.future.result()
         except Exception as exc:  # the job failed or was cancelled: say so where the progress was
@@ -153,7 +201,9 @@ class Handlers:
             result=result,
         )
 
-    async def _watch(self, job: Job, wake: asyncio.Event, progress: gr.Progress | None) -> AsyncIterator[tuple]:
+    async def _watch(
+        self, job: Job, wake: asyncio.Event, progress: gr.Progress | None, shown: str | None
+    ) -> AsyncIterator[tuple]:
         seen = -1
         while not job.future.done():
             try:
@@ -165,7 +215,8 @@ class Handlers:
                 self._track(progress, job)
             seen = job.changes
             # Sent again when nothing changed: a heartbeat (the same preview is the same cached file).
-            yield outputs(status=self.progress_text(job), preview=job.preview)
+            video = str(job.partial_video) if job.partial_video else shown
+            yield outputs(status=self.progress_text(job), preview=job.preview, video=video)
 
     def _remember(self, request: gr.Request | None, job: Job) -> None:
         session = getattr(request, "session_hash", None)
@@ -176,9 +227,10 @@ class Handlers:
 
     @staticmethod
     def _track(progress: gr.Progress, job: Job) -> None:
-        """gradio's progress (what API clients see as progress_data): steps while denoising, frames while decoding."""
-        if job.phase == "decoding" and job.latent_frames:
-            progress((job.frames_decoded, job.latent_frames), desc="Decoding the video", unit="frames")
+        """gradio's progress (what API clients see as progress_data): steps while denoising or refining, chunks while
+        decoding."""
+        if job.phase == "decoding" and job.decode_chunks:
+            progress((job.chunks_decoded, job.decode_chunks), desc="Decoding the video", unit="chunks")
         else:
             progress((job.steps_done, job.total_steps), desc=job.phase.capitalize(), unit="steps")
 
@@ -190,13 +242,17 @@ class Handlers:
                 "**Starting…**"  # fmt: skip
         left = describe(self.worker.remaining(job))
         left = f" · {left}" if left else ""
+        if job.segments > 1:  # the estimate covers the running segment
+            left = f" · segment {job.segment + 1} of {job.segments}" + (f" ({left[3:]} in it)" if left else "")
         if job.phase == "denoising":
             return f"**Step {job.steps_done} of {job.total_steps}**{left}"
+        if job.phase == "refining":
+            return f"**Refining**: step {job.steps_done} of {job.total_steps}{left}"
         if job.phase == "decoding":
-            return f"**Decoding** latent frame {job.frames_decoded} of {job.latent_frames}{left}"
+            return f"**Decoding** chunk {job.chunks_decoded} of {job.decode_chunks}{left}"
         if job.phase == "writing":
             return f"**Writing the video file**{left}"
-        return "**Encoding** the prompt and the image…"
+        return f"**Encoding** the prompt and the input…{left}"
 
     async def cancel(self, request: gr.Request = None) -> AsyncIterator[str]:  # type: ignore[assignment]
         """Cancel this session's job; say the device is free only once the worker has let go of it."""
@@ -214,6 +270,17 @@ class Handlers:
         done = job.steps_done
         at = f"after step {done} of {job.total_steps}" if done else "before it started"
         yield f"**Cancelled** {at}. The device is free for the next request."
+
+    def kept(self, video: Any, result: Any, request: gr.Request = None) -> tuple[Any, Any, Any, Any]:  # type: ignore[assignment]
+        """After a Cancel: what a cancelled long video kept (its finished segments: shown, and the last value for
+        the history), or the page as it was (the video and result given back, the history untouched: None)."""
+        job = self.jobs.get(getattr(request, "session_hash", None) or "")
+        future = job.future if job is not None else None
+        if future is not None and future.done() and not future.cancelled() and future.exception() is None:
+            made = future.result()
+            if made.note and made is not result:
+                return str(made.video), summary(made), made, made
+        return video, gr.skip(), result, None
 
     @staticmethod
     def busy() -> tuple[dict, dict]:

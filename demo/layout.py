@@ -16,10 +16,12 @@ import gradio as gr
 import torch
 
 from longcat_i2v import LongCatI2V
+from longcat_i2v.settings import LongVideoSettings
 
 from .components import FormSlider, ImageUpload
 from .config import CUSTOM_SIZE, DemoConfig
-from .fields import FormField, form_fields
+from .fields import FormField, form_fields, own_fields
+from .follow_ups import FollowUps, extend_fields, long_fields, refine_fields
 from .gallery import GalleryHandlers
 from .handlers import Handlers
 
@@ -55,22 +57,24 @@ def load_examples(folder: Path = EXAMPLES_DIR) -> list[list[str]]:
     return [[str(folder / entry["image"]), entry["prompt"]] for entry in entries]
 
 
-def memory_mode(pipe: LongCatI2V) -> str:
-    """Where the weights live, in words. The core has no offload modes yet (one is being written); when
-    ``load_pipeline`` takes one, app.py passes ``--offload`` through and this names the mode it chose."""
-    where = f"all weights on {pipe.device}, {str(pipe.dit.dtype).removeprefix('torch.')}, no offload"
+def memory_mode(pipe: LongCatI2V, asked: str = "none") -> str:
+    """Where the weights live and how they move, in words: the core's description of the loaded pipeline
+    ("cpu, offload none, attention sdpa"), whether the planner chose the mode, and the GPU's memory in use."""
+    where = f"{pipe.describe()}, {str(pipe.dit.dtype).removeprefix('torch.')}"
+    if asked == "auto":
+        where += " (offload picked by the planner for this device)"
     if pipe.device.type == "cuda":
         used = torch.cuda.memory_allocated(pipe.device) / 2**30
         total = torch.cuda.get_device_properties(pipe.device).total_memory / 2**30
-        where += f" ({used:.1f} of {total:.0f} GiB in use after loading)"
+        where += f"; {used:.1f} of {total:.0f} GiB in use after loading"
     return where
 
 
-def header(pipe: LongCatI2V) -> str:
+def header(pipe: LongCatI2V, asked: str = "none") -> str:
     return (
         "# LongCat-Video · image to video\n"
         f"Upload a picture, describe the motion, press **Generate**. <span class='details'>Checkpoint "
-        f"`{pipe.checkpoint_dir.name}` · memory: {memory_mode(pipe)}.</span>"
+        f"`{pipe.checkpoint_dir.name}` · memory: {memory_mode(pipe, asked)}.</span>"
     )
 
 
@@ -80,8 +84,10 @@ TINY_WARNING = (
 )
 
 
-def make_component(field: FormField, config: DemoConfig, pipe: LongCatI2V) -> gr.components.Component:
-    """The gradio component for one row of the form's table."""
+def make_component(
+    field: FormField, config: DemoConfig, pipe: LongCatI2V, unavailable: str = ""
+) -> gr.components.Component:
+    """The gradio component for one row of the form's table (``unavailable``: why Refine cannot run, if so)."""
     common = {"label": field.label, "elem_id": field.element_id or f"field-{field.name}"}
     info = field.info or None
     if field.component == "image":
@@ -99,34 +105,40 @@ def make_component(field: FormField, config: DemoConfig, pipe: LongCatI2V) -> gr
     if field.component == "checkbox":
         if field.setting == "distill" and not pipe.distill_lora_path.is_file():
             return gr.Checkbox(value=False, interactive=False, info=f"needs {pipe.distill_lora_path.name}", **common)
+        if field.setting == "refine" and unavailable:
+            return gr.Checkbox(value=False, interactive=False, info=unavailable, **common)
         return gr.Checkbox(value=bool(field.default), info=info, **common)
     visible = field.setting not in ("height", "width") or config.resolution == CUSTOM_SIZE
     return gr.Number(value=field.default, precision=0 if field.whole else None, step=field.step or 1, info=info,
                      visible=visible, **common)  # fmt: skip
 
 
-def build_inputs(fields: tuple[FormField, ...], place: str, config: DemoConfig, pipe: LongCatI2V) -> dict:
+def build_inputs(
+    fields: tuple[FormField, ...], place: str, config: DemoConfig, pipe: LongCatI2V, unavailable: str = ""
+) -> dict:
     """The components of the fields placed at ``place``, side by side where they share a row."""
     built = {}
     chosen = [f for f in fields if f.place == place]
     for row, group in groupby(chosen, key=lambda f: f.row):
         members = list(group)
         if row is None:
-            built.update({f.name: make_component(f, config, pipe) for f in members})
+            built.update({f.name: make_component(f, config, pipe, unavailable) for f in members})
             continue
         with gr.Row():
-            built.update({f.name: make_component(f, config, pipe) for f in members})
+            built.update({f.name: make_component(f, config, pipe, unavailable) for f in members})
     return built
 
 
 def build_page(handlers: Handlers, gallery: GalleryHandlers, pipe: LongCatI2V, config: DemoConfig) -> gr.Blocks:
     """Lay out the components and wire their events; the caller configures the queue."""
     fields = form_fields(config)
+    more = FollowUps(handlers)
+    unavailable = handlers.refine_unavailable()
     theme = gr.themes.Soft(font=SYSTEM_FONTS, font_mono=["ui-monospace", "Consolas", "monospace"])
     every = max(1, min(60, int(config.keep_outputs_s) // 10))  # gradio's copies: as often as the worker sweeps
     with gr.Blocks(title="LongCat-Video image to video", theme=theme, css=CSS, analytics_enabled=False,
                    delete_cache=(every, int(config.keep_outputs_s))) as page:  # fmt: skip
-        gr.Markdown(header(pipe), elem_id="header")
+        gr.Markdown(header(pipe, config.offload), elem_id="header")
         if pipe.is_tiny:
             gr.Markdown(TINY_WARNING, elem_classes="tiny-warning", elem_id="tiny-warning")
         with gr.Row(equal_height=False):
@@ -136,7 +148,19 @@ def build_page(handlers: Handlers, gallery: GalleryHandlers, pipe: LongCatI2V, c
                     generate = gr.Button("Generate", variant="primary", elem_id="generate", interactive=False)
                     cancel = gr.Button("Cancel", variant="stop", elem_id="cancel", interactive=False)
                 with gr.Accordion("Settings", open=True):
-                    inputs.update(build_inputs(fields, "settings", config, pipe))
+                    inputs.update(build_inputs(fields, "settings", config, pipe, unavailable))
+                with gr.Accordion("Extend / long video", open=False):
+                    gr.Markdown("**Extend** continues the video shown by one segment with the Prompt above (change "
+                                "it or keep it). **Long video** makes the segments one after another from the image, "
+                                "each shown as it finishes; Cancel keeps the finished ones.")  # fmt: skip
+                    inputs.update(build_inputs(own_fields(config, LongVideoSettings), "settings", config, pipe))
+                    with gr.Row():
+                        extend = gr.Button("Extend", interactive=False, elem_id="extend")
+                        long_video = gr.Button("Long video", interactive=False, elem_id="long-video")
+                with gr.Accordion("Refine", open=False):
+                    inputs.update(build_inputs(refine_fields(config), "settings", config, pipe))
+                    cost = gr.Markdown(unavailable, elem_id="refine-cost")
+                    refine = gr.Button("Refine", interactive=False, elem_id="refine")
             with gr.Column(scale=6, min_width=320, elem_id="output-column"):
                 status = gr.Markdown("Upload an image and press **Generate**.", elem_id="status")
                 preview = gr.Image(label="Live preview: the model's current guess, in rough colours",
@@ -170,27 +194,48 @@ def build_page(handlers: Handlers, gallery: GalleryHandlers, pipe: LongCatI2V, c
                                       elem_id="comparison-image")  # fmt: skip
             frame_slider = gr.Slider(0, 1, step=1, value=0, label="Frame", visible=False, elem_id="comparison-frame")
         gr.Examples(load_examples(), inputs=[inputs["image"], inputs["prompt"]], cache_examples=False, label="Examples")
-        result, entries, comparison = gr.State(None), gr.State([]), gr.State(None)
+        result, entries, comparison, kept_result = gr.State(None), gr.State([]), gr.State(None), gr.State(None)
 
-        buttons = [generate, cancel]
-        start = generate.click(handlers.busy, None, buttons, js=SCROLL_TO_RESULT, queue=False, show_api=False)
-        run = start.then(
-            handlers.generate_fn(fields),
-            inputs=[inputs[f.name] for f in fields],
-            outputs=[video, cond_view, first_frame, seed_used, status, settings, preview, result],
-            api_name="generate",
-            concurrency_id="device",
-            concurrency_limit=config.concurrency,
-            show_progress="minimal",
-            show_progress_on=[status],
-        )
-        run.then(handlers.idle, inputs["image"], buttons, queue=False, show_api=False)
-        run.success(lambda: gr.update(interactive=True), None, reuse_seed, queue=False, show_api=False)
-        run.success(gallery.add, [result, entries], [entries, history_view, compare_a, compare_b, compare],
-                    queue=False, show_api=False)  # fmt: skip
-        stop = cancel.click(handlers.cancel, None, status, cancels=[run], api_name="stop", concurrency_id="control",
+        buttons, more_buttons = [generate, cancel], [extend, long_video, refine]
+        outs = [video, cond_view, first_frame, seed_used, status, settings, preview, result]
+        device = {"concurrency_id": "device", "concurrency_limit": config.concurrency, "show_progress": "minimal",
+                  "show_progress_on": [status]}  # fmt: skip
+        refine_inputs = [inputs[f.name] for f in refine_fields(config)]
+        sizes = [inputs[name] for name in ("num_frames", "resolution", "width", "height")]
+        cost_inputs = [result, *sizes, *refine_inputs]
+        jobs = (
+            (generate, handlers.generate_fn(fields, refine_fields(config)),
+             [inputs[f.name] for f in fields] + refine_inputs, "generate"),
+            (extend, more.extend_fn(), [result] + [inputs[f.name] for f in extend_fields(config)], "extend"),
+            (long_video, more.long_video_fn(), [inputs["prompt"]] + [inputs[f.name] for f in long_fields(config)],
+             "long_video"),
+            (refine, more.refine_fn(), [result, *refine_inputs], "refine"),
+        )  # fmt: skip
+        runs = []
+        for button, fn, fn_inputs, name in jobs:
+            start = button.click(handlers.busy, None, buttons, js=SCROLL_TO_RESULT, queue=False, show_api=False)
+            start = start.then(more.busy, None, more_buttons, queue=False, show_api=False)
+            run = start.then(fn, inputs=fn_inputs, outputs=outs, api_name=name, **device)
+            run.then(handlers.idle, inputs["image"], buttons, queue=False, show_api=False)
+            run.then(more.idle, [inputs["image"], result], more_buttons, queue=False, show_api=False)
+            run.success(lambda: gr.update(interactive=True), None, reuse_seed, queue=False, show_api=False)
+            run.success(gallery.add, [result, entries], [entries, history_view, compare_a, compare_b, compare],
+                        queue=False, show_api=False)  # fmt: skip
+            run.then(more.cost_text, cost_inputs, cost, queue=False, show_api=False)
+            runs.append(run)
+        stop = cancel.click(handlers.cancel, None, status, cancels=runs, api_name="stop", concurrency_id="control",
                             concurrency_limit=None, show_progress="hidden")  # fmt: skip
+        # gradio cancels the event of the job; what the job kept (a long video's finished segments) is shown after
+        kept = stop.then(handlers.kept, [video, result], [video, status, result, kept_result], queue=False,
+                         show_api=False)  # fmt: skip
+        kept.then(gallery.add, [kept_result, entries], [entries, history_view, compare_a, compare_b, compare],
+                  queue=False, show_api=False)  # fmt: skip
         stop.then(handlers.idle, inputs["image"], buttons, queue=False, show_api=False)
+        stop.then(more.idle, [inputs["image"], result], more_buttons, queue=False, show_api=False)
+        for component in cost_inputs[1:]:
+            component.change(more.cost_text, cost_inputs, cost, queue=False, show_api=False)
+        page.load(more.cost_text, cost_inputs, cost, queue=False, show_api=False)
+        inputs["image"].change(more.idle, [inputs["image"], result], more_buttons, queue=False, show_api=False)
         inputs["image"].change(handlers.can_generate, inputs["image"], generate, queue=False, show_api=False)
         inputs["distill"].change(
             handlers.distill_defaults, inputs["distill"], [inputs["steps"], inputs["guidance"]], queue=False,

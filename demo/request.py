@@ -12,14 +12,17 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from longcat_i2v import defaults
+from longcat_i2v import LongCatI2V, defaults
 from longcat_i2v.errors import ImageInputError, InvalidInputError
-from longcat_i2v.options import SettingsError, field_specs
-from longcat_i2v.settings import I2VSettings
+from longcat_i2v.options import Settings, SettingsError, field_specs
+from longcat_i2v.progress import ProgressFn
+from longcat_i2v.settings import I2VSettings, RefineSettings
+from longcat_i2v.video import to_uint8
 
 from .config import CUSTOM_SIZE, DemoConfig
 from .fields import FormField, form_fields
@@ -28,12 +31,34 @@ FAR_TOO_LARGE = "The image has far too many pixels to process. Please upload a s
 NOT_AN_IMAGE = "The uploaded file is not an image this demo can read. Please upload a PNG, JPEG or WebP picture."
 
 
+S = TypeVar("S", bound=Settings)
+
+
+@dataclass(frozen=True)
+class Produced:
+    """What a job made, for the worker to write and the page to show (and to Extend or Refine later)."""
+
+    frames: np.ndarray  # uint8 [F, H, W, 3]
+    fps: int
+    seed: int
+    cond_image: np.ndarray  # uint8 [H, W, 3]: the input as the model saw it
+    settings: dict[str, Any]  # the settings used (JSON-friendly)
+    kind: str = "video"  # "video", "extended", "long video" or "refined"
+    segments: tuple[tuple[int, int], ...] = ()  # each stage-1 segment's frames [start, stop); () once refined
+    num_cond_frames: int = 0  # frames each segment after the first repeats from the one before
+    image: Image.Image | None = None  # the input image, for Refine
+    note: str = ""  # said after the summary, e.g. what a Cancel kept
+    video: Path | None = None  # an mp4 of ``frames`` that the job wrote already
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
-    """One checked generation: the upright RGB image and the settings (the fps of the mp4 included)."""
+    """One checked generation: the upright RGB image and the settings (the fps of the mp4 included), and the
+    refinement's when the settings ask for it."""
 
     image: Image.Image
     settings: I2VSettings
+    refine_settings: RefineSettings | None = None
 
     @property
     def steps(self) -> int:
@@ -45,7 +70,18 @@ class GenerationRequest:
 
     def pipeline_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``LongCatI2V.generate_video``."""
-        return {"image": self.image, "settings": self.settings}
+        refine = {"refine_settings": self.refine_settings} if self.settings.refine else {}
+        return {"image": self.image, "settings": self.settings, **refine}
+
+    def run(self, pipe: LongCatI2V, progress: ProgressFn, stem: Path) -> Produced:
+        out = pipe.generate_video(**self.pipeline_kwargs(), progress=progress)
+        frames = to_uint8(out.frames)
+        used = out.settings.to_dict() if out.settings is not None else self.settings.to_dict()
+        if out.refine_settings is None:
+            return Produced(frames, out.fps, out.seed, to_uint8(out.cond_image), used, segments=((0, len(frames)),),
+                            image=self.image)  # fmt: skip
+        settings = {**used, "refine": out.refine_settings.to_dict()}
+        return Produced(frames, out.fps, out.seed, to_uint8(out.cond_image), settings, kind="refined")
 
 
 def load_image(source: str | Path | bytes | None, max_pixels: int) -> Image.Image:
@@ -139,11 +175,23 @@ def build_request(
     image: str | Path | bytes | None,
     fields: tuple[FormField, ...] | None = None,
     settings_cls: type[I2VSettings] = I2VSettings,
+    refine_form: Mapping[str, Any] | None = None,
     **values: Any,
 ) -> GenerationRequest:
-    """Check every form value (named as in ``fields``, default: the table for ``config``) and build settings of
-    type ``settings_cls``; raise InvalidInputError/ImageInputError whose message names the field by its label."""
+    """Check the image and every form value (named as in ``fields``, default: the table for ``config``) into
+    settings of type ``settings_cls``; with the Refine toggle on, also the Refine form's values (``refine_form``).
+    Raise InvalidInputError/ImageInputError whose message names the field by its label."""
     picture = load_image(image, config.max_image_pixels)
+    settings = check_form(config, settings_cls, fields, **values)
+    refining = getattr(settings, "refine", False)
+    refine_settings = check_form(config, RefineSettings, **(refine_form or {})) if refining else None
+    return GenerationRequest(picture, settings, refine_settings)
+
+
+def check_form(
+    config: DemoConfig, settings_cls: type[S], fields: tuple[FormField, ...] | None = None, **values: Any
+) -> S:
+    """Settings of type ``settings_cls`` from the form values named as in ``fields`` (default: its table)."""
     table = [f for f in (fields or form_fields(config, settings_cls)) if f.setting is not None]
     unknown = set(values) - {f.name for f in table}
     if unknown:
@@ -155,12 +203,12 @@ def build_request(
         value = _seed(value) if field.setting == "seed" else value
         _check_caps(field, value)
         chosen[field.setting] = field.to_setting(value) if field.to_setting else value
-    _custom_size(chosen, config)
+    if "resolution" in chosen:
+        _custom_size(chosen, config)
     try:
-        settings = settings_cls.from_dict(chosen, parse=True)
+        return settings_cls.from_dict(chosen, parse=True)
     except SettingsError as exc:
         raise InvalidInputError(_friendly(exc, {f.setting: f.label for f in table})) from None
-    return GenerationRequest(picture, settings)
 
 
 def _custom_size(chosen: dict[str, Any], config: DemoConfig) -> None:

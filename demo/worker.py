@@ -1,15 +1,17 @@
 """One generation at a time on the pipeline's device, in a background thread that a cancel stops between steps
-and between decoded frames.
+and between decoded chunks (the core reports both, and stops where its ``progress`` raises).
 
 The web server's queue decides whose turn it is; this worker makes sure the device never runs two jobs at
 once even while a cancelled job is still finishing its current step, gives every job its own files, keeps what
-a page shows while the job runs (phase, step, a live preview, the time left) and deletes its files once they are
-older than the retention time.
+a page shows while the job runs (phase, step, segment, a live preview, the video so far, the time left) and
+deletes its files once they are older than the retention time. A job is any checked request with a ``run``: a
+generation, an Extend, a long video or a Refine (request.py, tasks.py).
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 import threading
 import time
@@ -20,28 +22,40 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from PIL import Image
 
-from longcat_i2v import GenerationOutput, LongCatI2V
+from longcat_i2v import LongCatI2V
 from longcat_i2v.errors import GenerationCancelled
-from longcat_i2v.progress import Progress
-from longcat_i2v.video import to_uint8, write_mp4
+from longcat_i2v.progress import Progress, ProgressFn
+from longcat_i2v.video import write_mp4
 
-from .decoding import watch_decoder
 from .eta import JobClock, Rates, Remaining
 from .preview import LivePreview
-from .request import GenerationRequest
+from .request import Produced
 
 logger = logging.getLogger(__name__)
 
 OUTPUT_PREFIX = "longcat_"  # every file this worker writes is named longcat_..., and only those are swept
-PHASES = ("waiting", "encoding", "denoising", "decoding", "writing")
+PHASES = ("waiting", "encoding", "denoising", "refining", "decoding", "writing")
 
 OnChange = Callable[["Job"], None]
+
+
+class Request(Protocol):
+    """A checked job: its step count and frame rate before it runs, and ``run``, which makes it (files named
+    from ``stem``, e.g. a long video's growing mp4)."""
+
+    @property
+    def steps(self) -> int: ...
+
+    @property
+    def fps(self) -> int: ...
+
+    def run(self, pipe: LongCatI2V, progress: ProgressFn, stem: Path) -> Produced: ...
 
 
 @dataclass(frozen=True)
@@ -56,22 +70,35 @@ class GenerationResult:
     seconds: float
     settings: dict[str, Any]
     timing: dict[str, float]  # seconds per phase (encoding, denoising, decoding, writing)
+    frames_file: Path | None = None  # the frames exactly (uint8 .npy), for Extend and Refine
+    image_file: Path | None = None  # the input image (PNG), for Refine
+    num_frames: int = 0
+    fps: int = 0
+    kind: str = "video"
+    segments: tuple[tuple[int, int], ...] = ()  # the stage-1 segments' frames; () once refined
+    num_cond_frames: int = 0
+    note: str = ""
 
 
 @dataclass(eq=False)  # identity, so jobs can live in a set
 class Job:
-    """A submitted generation; ``cancel()`` stops it at the end of the step (or decoded frame) that is running.
+    """A submitted job; ``cancel()`` stops it at the end of the step (or decoded chunk) that is running.
 
     The worker thread updates the fields below as the job runs and calls ``on_change`` after each update."""
 
-    request: GenerationRequest
+    request: Request
     on_change: OnChange = lambda job: None
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     status: str = "queued"  # queued → running → done | cancelled | failed
     phase: str = "waiting"  # one of PHASES while queued or running
     steps_done: int = 0
-    frames_decoded: int = 0
+    steps_total: int = 0  # of the running loop (denoising or refining), once it has reported
+    chunks_decoded: int = 0
+    decode_chunks: int = 0
     latent_frames: int = 0
+    segment: int = 0  # 0-based, of ``segments`` (long videos, refined segments)
+    segments: int = 1
+    partial_video: Path | None = None  # the finished segments so far, as an mp4 (long videos)
     preview: np.ndarray | None = None  # uint8 RGB: the latest live preview
     changes: int = 0  # counts the updates, so that a watcher can tell something is new
     clock: JobClock = field(default_factory=JobClock)
@@ -80,7 +107,7 @@ class Job:
 
     @property
     def total_steps(self) -> int:
-        return self.request.steps
+        return self.steps_total or self.request.steps
 
     def cancel(self) -> None:
         self.cancel_requested.set()
@@ -140,7 +167,7 @@ class GenerationWorker:
         with self._lock:
             return self._line.index(job) if job in self._line else 0
 
-    def submit(self, request: GenerationRequest, on_change: OnChange | None = None) -> Job:
+    def submit(self, request: Request, on_change: OnChange | None = None) -> Job:
         """Queue a job behind the ones running or waiting and return it at once."""
         job = Job(request, on_change or (lambda job: None))
         with self._lock:
@@ -194,58 +221,76 @@ class GenerationWorker:
         start = time.perf_counter()
         preview = LivePreview(lambda: getattr(self.pipe.components.scheduler, "sigmas", None),
                               interval_s=self.preview_interval_s)  # fmt: skip
+        stem = self.output_dir / f"{OUTPUT_PREFIX}{job.id[:12]}"
 
         def on_progress(report: Progress) -> None:
-            self._note(job, report, preview)
-            if job.cancel_requested.is_set():
-                raise GenerationCancelled(_stopped_at(job))
-
-        def before_frame(frame: int) -> None:
-            if frame > 0:
-                job.clock.frame_done()
-                job.changed(frames_decoded=frame)
+            self._note(job, report, preview, stem)
             if job.cancel_requested.is_set():
                 raise GenerationCancelled(_stopped_at(job))
 
         if job.cancel_requested.is_set():
             raise GenerationCancelled("cancelled before it started")
-        with watch_decoder(self.pipe.components.vae, before_frame):
-            out = self.pipe.generate_video(**request.pipeline_kwargs(), progress=on_progress)
-        job.clock.units["writing"] = out.num_frames * out.height * out.width
+        made = request.run(self.pipe, on_progress, stem)
+        frames = made.frames
+        job.clock.units["writing"] = frames.shape[0] * frames.shape[1] * frames.shape[2]
         job.clock.start("writing")
         job.changed(phase="writing")
-        name = f"{OUTPUT_PREFIX}seed{out.seed}_{job.id[:12]}"
-        video = write_mp4(out.frames, self.output_dir / f"{name}.mp4", request.fps)
-        thumbnail = self.output_dir / f"{name}.png"
-        Image.fromarray(to_uint8(out.frames[out.num_frames // 2])).save(thumbnail)
+        video = made.video or write_mp4(frames, stem.with_suffix(".mp4"), made.fps)
+        thumbnail = stem.with_suffix(".png")
+        Image.fromarray(frames[len(frames) // 2]).save(thumbnail)
+        frames_file = None
+        if made.segments:  # a stage-1 video, which Extend and Refine may start from: its frames exactly
+            frames_file = stem.with_suffix(".npy")
+            np.save(frames_file, frames, allow_pickle=False)
+        image_file = None
+        if made.image is not None:
+            image_file = stem.parent / f"{stem.name}_input.png"
+            made.image.save(image_file)
         job.clock.start("finished")
         self._learn(job)
         seconds = time.perf_counter() - start
-        settings = self._settings(request, out, seconds)
-        return GenerationResult(video, thumbnail, to_uint8(out.cond_image), to_uint8(out.frames[0]), out.seed,
-                                seconds, settings, self._timing(job))  # fmt: skip
+        settings = self._settings(made, seconds)
+        return GenerationResult(video, thumbnail, made.cond_image, frames[0], made.seed, seconds, settings,
+                                self._timing(job), frames_file, image_file, len(frames), made.fps, made.kind,
+                                made.segments, made.num_cond_frames, made.note)  # fmt: skip
 
-    def _note(self, job: Job, report: Progress, preview: LivePreview) -> None:
+    def _note(self, job: Job, report: Progress, preview: LivePreview, stem: Path) -> None:
         """Record one progress report of the core on the job."""
+        if report.segments > 1 and report.segment != job.segment:
+            self._show_finished_segments(job, stem, report.segment)
         job.clock.start(report.phase)
-        if report.phase == "denoising":
+        if report.phase in ("denoising", "refining"):
             job.clock.step_done()
             latents = report.latents
             frames = job.latent_frames if latents is None else latents.shape[2]
             if latents is not None:
                 job.clock.units["decoding"] = latents.shape[2] * latents.shape[3] * latents.shape[4]
-            image = preview.update(report)
-            job.changed(phase="denoising", steps_done=report.step, latent_frames=frames,
+            image = preview.update(report) if report.phase == "denoising" else None
+            job.changed(phase=report.phase, steps_done=report.step, steps_total=report.total, latent_frames=frames,
+                        segment=report.segment, segments=report.segments,
                         preview=job.preview if image is None else image)  # fmt: skip
-        elif report.phase == "decoding" and report.step >= report.total:
-            job.clock.frame_done()
-            job.changed(frames_decoded=job.latent_frames)
+        elif report.phase == "decoding":
+            if report.step > 0:
+                job.clock.frame_done()
+            job.changed(phase="decoding", chunks_decoded=report.step, decode_chunks=report.total)
         else:
-            job.changed(phase=report.phase)
+            job.changed(phase=report.phase, segment=report.segment, segments=report.segments)
+
+    @staticmethod
+    def _show_finished_segments(job: Job, stem: Path, segment: int) -> None:
+        """A new segment starts: the mp4 of the finished ones (complete after each append) is copied for the page,
+        which shows it while the next one is made."""
+        growing = stem.with_suffix(".mp4")
+        if segment > 0 and growing.is_file():
+            shown = stem.parent / f"{stem.name}_{segment}of{job.segments}.mp4"
+            shutil.copyfile(growing, shown)
+            job.partial_video = shown
+        job.segment = segment
+        job.clock.next_segment()
 
     def remaining(self, job: Job) -> Remaining | None:
         """The time ``job`` still needs, once it has been timed."""
-        return job.clock.remaining(job.phase, job.total_steps, job.latent_frames, self.rates)
+        return job.clock.remaining(job.phase, job.total_steps, job.decode_chunks, self.rates)
 
     def _learn(self, job: Job) -> None:
         for phase, until in (("decoding", "writing"), ("writing", "finished")):
@@ -263,15 +308,15 @@ class GenerationWorker:
         job.status = status
         self.finished.append(job)
 
-    def _settings(self, request: GenerationRequest, out: GenerationOutput, seconds: float) -> dict:
+    def _settings(self, made: Produced, seconds: float) -> dict:
         """The settings a user needs to reproduce the video (JSON-friendly): the resolved settings, the size the
         video came out at, and the checkpoint by name (never a server path)."""
-        used = out.settings.to_dict() if out.settings is not None else request.settings.to_dict()
+        frames = made.frames
         return {
             "checkpoint": self.pipe.checkpoint_dir.name,
-            **used,
-            "height": out.height,
-            "width": out.width,
+            **made.settings,
+            "height": frames.shape[1],
+            "width": frames.shape[2],
             "seconds": round(seconds, 2),
         }
 
@@ -292,7 +337,7 @@ class GenerationWorker:
 
 def _stopped_at(job: Job) -> str:
     if job.phase == "decoding":
-        return f"cancelled while decoding, after {job.frames_decoded} of {job.latent_frames} latent frames"
+        return f"cancelled while decoding, after {job.chunks_decoded} of {job.decode_chunks} chunks"
     if job.steps_done:
         return f"cancelled after step {job.steps_done} of {job.total_steps}"
     return "cancelled before the first step"

@@ -117,7 +117,7 @@ class I2VSettings(SamplingSettings):
     refine: bool = option(
         False,
         "then refine it to 720p and (unless spatial_refine_only) 30 fps with the refinement LoRA (RefineSettings)",
-        front_ends=("cli",),
+        front_ends=("cli", "demo"),
     )
 
 

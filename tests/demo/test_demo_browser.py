@@ -1,6 +1,6 @@
 """The page in a real headless Chromium, on a desktop and on a phone: upload a picture, press Generate, watch the
-preview change, get a playable video, compare two results; and a launch with a login refusing visitors without
-one.
+preview change, get a playable video, compare two results, Extend the video shown; and a launch with a login
+refusing visitors without one.
 
 Needs Debian's chromium at /usr/bin/chromium (``apt-get install -y chromium``; .ci/run installs it) and the
 ``playwright`` Python package, which drives that browser (no browser download). Set DEMO_SCREENSHOTS=docs to
@@ -129,6 +129,20 @@ def test_desktop_preview_video_and_comparison(served, browser: Browser, tmp_path
     page.screenshot(path=screenshot, full_page=True)
     assert screenshot.stat().st_size > 10_000
     keep_screenshot(screenshot, "demo.png")
+
+    # Extend: the video shown (#2, 5 frames) grows by one segment of 4 new frames (1 conditioning frame)
+    expect(page.locator("#extend")).to_be_enabled()
+    expect(page.locator("#refine")).to_be_enabled()  # the tiny checkpoint has the refinement LoRA
+    page.get_by_text("Extend / long video").click()
+    page.locator("#extend").click()
+    expect(page.locator("#status")).to_contain_text("extended: 9 frames in 2 segments", timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#output-video video'); return v && v.duration > 7 / 15; }",
+        timeout=TIMEOUT_MS,
+    )
+    assert video.evaluate("v => v.duration") == pytest.approx(9 / FORM.fps, abs=0.1)
+    assert video.evaluate("v => [v.videoWidth, v.videoHeight]") == [128, 80]
+    expect(page.locator("#history .thumbnail-item")).to_have_count(3, timeout=TIMEOUT_MS)
 
 
 def in_view(page: Page, selector: str) -> bool:

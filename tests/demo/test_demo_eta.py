@@ -28,6 +28,24 @@ def test_steps_left_are_timed_by_the_steps_done_leaving_out_the_first() -> None:
     assert job.remaining("denoising", 10, 3, rates) == Remaining(14.0, ("decoding", "writing"))
 
 
+def test_each_segment_of_a_long_video_is_timed_afresh() -> None:
+    clock, rates = Clock(), Rates()
+    job = JobClock(clock)
+    job.start("denoising")
+    for _ in range(4):  # segment 1: 4 steps of 1 s
+        clock.now += 1.0
+        job.step_done()
+    job.start("decoding")
+    clock.now += 20.0  # its decode, then segment 2's encoding: not steps
+    job.next_segment()
+    job.start("denoising")
+    clock.now += 3.0
+    job.step_done()
+    # 3 of segment 2's 4 steps left at its own first step's 3 s (not 4 − 5 steps at the 23 s gap)
+    assert job.remaining("denoising", 4, 1, rates) == Remaining(9.0, ("decoding", "writing"))
+    assert job.phase_started["denoising"] == 100.0  # the job's timing keeps where it began
+
+
 def test_decoding_and_writing_are_timed_by_the_last_job_scaled_by_size() -> None:
     rates = Rates()
     rates.learn("decoding", 6.0, 3 * 100)  # 3 latent frames of 100 latent pixels took 6 s

@@ -1,12 +1,10 @@
-"""The live preview (latent → RGB map, the clean estimate, tiling, the rate limit) and the watched VAE decode."""
+"""The live preview: the latent → RGB map, the clean estimate, tiling, the rate limit."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
-from demo.decoding import watch_decoder
 from demo.preview import (
     WAN21_LATENT_RGB_BIAS,
     WAN21_LATENT_RGB_FACTORS,
@@ -17,9 +15,8 @@ from demo.preview import (
     tile,
     to_uint8,
 )
-from longcat_i2v import LongCatI2V, conditioning
+from longcat_i2v import LongCatI2V
 from longcat_i2v.denoise import denoise
-from longcat_i2v.errors import GenerationCancelled
 from longcat_i2v.progress import Progress
 from longcat_i2v.schedule import set_schedule
 
@@ -90,41 +87,3 @@ def test_the_preview_shows_the_estimate_once_two_steps_are_known() -> None:
     second = preview.update(report(2, 3, 0.3 * clean + 0.7 * noise))
     assert np.abs(first.astype(int) - to_uint8(latent_rgb(0.1 * clean + 0.9 * noise, [0]))[0]).max() == 0
     assert np.abs(second.astype(int) - to_uint8(latent_rgb(clean, [0]))[0]).max() <= 1
-
-
-@pytest.fixture
-def latents(tiny_pipe: LongCatI2V) -> torch.Tensor:
-    return torch.randn(1, tiny_pipe.components.vae.config.z_dim, 2, 4, 4, generator=torch.Generator().manual_seed(0))
-
-
-def _decode(pipe: LongCatI2V, latents: torch.Tensor) -> torch.Tensor:
-    vae = pipe.components.vae
-    return vae.decode(conditioning.denormalize(latents, vae), return_dict=False)[0]
-
-
-@torch.no_grad()
-def test_a_watched_decode_gives_the_same_frames_and_sees_each_latent_frame(tiny_pipe, latents) -> None:
-    plain = _decode(tiny_pipe, latents)
-    frames = []
-    with watch_decoder(tiny_pipe.components.vae, frames.append):
-        watched = _decode(tiny_pipe, latents)
-        _decode(tiny_pipe, latents)  # a second decode counts from 0 again
-    assert torch.equal(plain, watched)
-    assert frames == [0, 1, 0, 1]
-    with watch_decoder(tiny_pipe.components.vae, frames.append):
-        pass
-    assert torch.equal(_decode(tiny_pipe, latents), plain) and len(frames) == 4  # the hook is gone
-
-
-@torch.no_grad()
-def test_raising_before_a_frame_stops_the_decode_and_frees_its_cache(tiny_pipe, latents) -> None:
-    vae, plain = tiny_pipe.components.vae, _decode(tiny_pipe, latents)
-
-    def stop_at_the_second(frame: int) -> None:
-        if frame == 1:
-            raise GenerationCancelled("stop")
-
-    with pytest.raises(GenerationCancelled), watch_decoder(vae, stop_at_the_second):
-        _decode(tiny_pipe, latents)
-    assert all(cached is None for cached in vae._feat_map)
-    assert torch.equal(_decode(tiny_pipe, latents), plain)  # the next decode starts clean

@@ -131,3 +131,35 @@ def test_config_refuses_inconsistent_bounds() -> None:
     with pytest.raises(ValueError, match="max_steps must be >= 50"):
         DemoConfig(steps=4, max_steps=10)
     assert DemoConfig.tiny().num_frames < defaults.NUM_FRAMES
+
+
+def test_config_refuses_bad_extend_refine_and_memory_values() -> None:
+    with pytest.raises(ValueError, match="max_segments must be at least 1, got 0"):
+        DemoConfig(max_segments=0)
+    with pytest.raises(ValueError, match="extend/refine starting values: num_cond_frames=93 is invalid: must be less"):
+        DemoConfig(num_cond_frames=93)
+    with pytest.raises(ValueError, match="num_cond_frames=6 is invalid: must be of the form 4k\\+1"):
+        DemoConfig(num_cond_frames=6)
+    with pytest.raises(ValueError, match="give both height and width, or neither"):
+        DemoConfig(refine_height=64)
+    with pytest.raises(ValueError, match="offload 'fast' must be one of"):
+        DemoConfig(offload="fast")
+    # the conditioning frames Extend starts with: the model's 13, or what a shorter clip leaves room for
+    assert (DemoConfig().cond_frames, DemoConfig(num_frames=9).cond_frames, DemoConfig(num_frames=5).cond_frames) == (
+        13, 5, 1)  # fmt: skip
+
+
+def test_the_refine_toggle_brings_the_refine_forms_settings(picture_path: Path) -> None:
+    form = {"refine_steps": 20, "refine_t_thresh": 0.3, "refine_height": 64, "refine_width": 128, "refine_seed": 9}
+    req = request(picture_path, refine=True, refine_form=form)
+    refine = req.pipeline_kwargs()["refine_settings"]
+    assert (refine.num_inference_steps, refine.t_thresh, refine.height, refine.width, refine.seed) == (
+        20, 0.3, 64, 128, 9)  # fmt: skip
+    assert req.settings.refine is True
+    tiny = request(picture_path, DemoConfig.tiny(), refine=True, refine_form={}).refine_settings  # the form's start
+    assert (tiny.height, tiny.width) == (64, 128)
+    assert "refine_settings" not in request(picture_path, refine=False, refine_form=form).pipeline_kwargs()
+    with pytest.raises(InvalidInputError, match="Refine strength \\(t_thresh\\) must be between 0.05 and 1.0, got 2.0"):
+        request(picture_path, refine=True, refine_form={"refine_t_thresh": 2})
+    with pytest.raises(InvalidInputError, match="Refined height must be a positive multiple of 16"):
+        request(picture_path, refine=True, refine_form={"refine_height": 70, "refine_width": 128})

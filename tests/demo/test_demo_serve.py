@@ -7,8 +7,11 @@ import socket
 import pytest
 
 import app
-from demo.app import configure
+from demo.app import DEVICE_JOBS, Access, build_demo, configure, guard_options
 from demo.config import DemoConfig
+from demo.layout import header
+from demo.worker import GenerationWorker
+from longcat_i2v.settings import RuntimeSettings
 
 
 def test_flags_become_the_form_caps_and_the_access_rules() -> None:
@@ -69,3 +72,40 @@ def test_a_bad_checkpoint_or_a_busy_port_is_a_message(tmp_path, monkeypatch, cap
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Traceback" not in err
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("longcat-demo-")] == []  # cleaned up
+
+
+def test_runtime_flags_come_from_the_settings_and_offload_starts_at_auto(tiny_pipe) -> None:
+    assert app.runtime_settings(app.parse_args([])) == RuntimeSettings(offload="auto")
+    args = app.parse_args(["--offload", "sequential", "--quantize", "int8", "--attention", "sdpa", "--compile",
+                           "--text-encoder-device", "cpu", "--device", "cpu", "--max-segments", "3"])  # fmt: skip
+    runtime = app.runtime_settings(args)
+    assert (runtime.offload, runtime.quantize, runtime.attention, runtime.compile) == (
+        "sequential",
+        "int8",
+        "sdpa",
+        True,
+    )
+    assert (runtime.text_encoder_device, runtime.device) == ("cpu", "cpu")
+    assert configure(DemoConfig(), **app.config_changes(args)).max_segments == 3
+    with pytest.raises(SystemExit):
+        app.parse_args(["--sp", "2"])  # several ranks are the CLI's, not the demo's
+    # the header names the mode in use, and that the planner chose it
+    text = header(tiny_pipe, "auto")
+    assert "offload none" in text and "picked by the planner" in text and "no offload modes" not in text
+
+
+def test_a_bad_runtime_flag_is_a_message_naming_it(capsys) -> None:
+    assert app.main(["--text-encoder-device", "bogus"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "--text-encoder-device" in err and "Traceback" not in err
+
+
+def test_every_route_that_runs_on_the_device_is_rate_limited(tiny_pipe, tiny_form, tmp_path) -> None:
+    worker = GenerationWorker(tiny_pipe, output_dir=tmp_path)
+    try:
+        page = build_demo(worker=worker, config=tiny_form)
+        limited = guard_options(page, worker, 1, Access(rate_limit=1)).generate_fns()
+        assert {fn.api_name for fn in page.fns.values() if fn._id in limited} == set(DEVICE_JOBS)
+        assert set(DEVICE_JOBS) == {"generate", "extend", "long_video", "refine"}
+    finally:
+        worker.close()

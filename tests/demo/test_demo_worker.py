@@ -1,5 +1,5 @@
 """The worker on the tiny checkpoint: own files per job, what a page shows while it runs, cancel within one step
-or one decoded frame, old files cleaned up."""
+or one decoded chunk, old files cleaned up."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def worker(tiny_pipe: LongCatI2V, tmp_path: Path):
 
 def test_job_writes_its_own_playable_video(worker: GenerationWorker, tiny_request, decode) -> None:
     seen = []
-    first = worker.submit(tiny_request(), lambda job: seen.append((job.phase, job.steps_done, job.frames_decoded)))
+    first = worker.submit(tiny_request(), lambda job: seen.append((job.phase, job.steps_done, job.chunks_decoded)))
     first = first.future.result(60)
     second = worker.submit(tiny_request()).future.result(60)
     assert first.video != second.video and first.video.parent == second.video.parent == worker.output_dir
@@ -52,12 +52,14 @@ def test_job_writes_its_own_playable_video(worker: GenerationWorker, tiny_reques
     assert first.thumbnail.suffix == ".png" and first.thumbnail.is_file()
     assert first.seed == 11 and first.settings["seed"] == 11 and first.settings["width"] == 64
     assert set(first.timing) == {"encoding", "denoising", "decoding", "writing"}
-    # the phases in order, every step, and the decode's two latent frames (5 frames = 2 latent frames)
+    # the phases in order, every step, and the decode's one chunk (5 frames = 2 latent frames, 4 to a chunk)
     phases = [phase for phase, _, _ in seen]
     assert [p for i, p in enumerate(phases) if i == 0 or phases[i - 1] != p] == [
         "waiting", "encoding", "denoising", "decoding", "writing"]  # fmt: skip
     assert sorted({steps for _, steps, _ in seen}) == [0, 1, 2]
-    assert sorted({decoded for phase, _, decoded in seen if phase == "decoding"}) == [0, 1, 2]
+    assert sorted({decoded for phase, _, decoded in seen if phase == "decoding"}) == [0, 1]
+    kept = np.load(first.frames_file)  # the exact frames, for Extend and Refine
+    assert kept.shape == (5, 48, 64, 3) and kept.dtype == np.uint8 and first.segments == ((0, 5),)
     # same seed and settings, same video: the seed reproduces the result
     assert np.abs(decode(second.video)[1].astype(int) - frames).max() <= 1
 
@@ -108,14 +110,15 @@ def test_cancel_stops_at_the_end_of_the_running_step(worker: GenerationWorker, t
 
 
 def test_cancel_while_decoding_stops_the_decode(worker: GenerationWorker, tiny_request, tiny_pipe) -> None:
-    def cancel_after_one_frame(job: Job) -> None:
-        if job.phase == "decoding" and job.frames_decoded == 1:
+    def cancel_after_one_chunk(job: Job) -> None:
+        if job.phase == "decoding" and job.chunks_decoded == 1:
             job.cancel()
 
-    job = worker.submit(tiny_request(num_frames=9), cancel_after_one_frame)
-    with pytest.raises(GenerationCancelled, match="while decoding, after 1 of 3 latent frames"):
+    # 17 frames = 5 latent frames: two chunks of the core's decode (4 latent frames, then 1)
+    job = worker.submit(tiny_request(num_frames=17), cancel_after_one_chunk)
+    with pytest.raises(GenerationCancelled, match="while decoding, after 1 of 2 chunks"):
         job.future.result(60)
-    assert job.status == "cancelled" and job.frames_decoded == 1
+    assert job.status == "cancelled" and (job.chunks_decoded, job.decode_chunks) == (1, 2)
     assert all(cached is None for cached in tiny_pipe.components.vae._feat_map)  # the decoder's cache was let go
     assert list(worker.output_dir.glob("*.mp4")) == []
 
