@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from . import defaults
-from .cli_args import add_settings_arguments, flag_names, given, settings_from_args
+from .cli_args import add_settings_arguments, given, refine_from_args, settings_from_args
 from .cli_long import add_long_commands
 from .errors import InvalidInputError, LongCatError
 from .layouts import LAYOUTS
@@ -34,21 +34,14 @@ def _settings(args: argparse.Namespace) -> tuple[I2VSettings, RefineSettings | N
     loads; the built-in tiny checkpoint starts from small settings so that a CPU answers in seconds."""
     runtime = settings_from_args(RuntimeSettings, args)
     base = I2VSettings.from_json(args.settings) if args.settings else None
-    start = refine_start = None
+    start = None
     if runtime.checkpoint is None and base is None:
         sized = {"resolution", "height", "width"} & set(given(args, I2VSettings))
         start = {k: v for k, v in SMALL_SETTINGS.items() if not (sized and k in ("height", "width"))}
-    if runtime.checkpoint is None and not {"height", "width"} & set(given(args, RefineSettings)):
-        refine_start = SMALL_REFINE_SETTINGS
     settings = settings_from_args(I2VSettings, args, base, start)
     if not settings.prompt:
         raise InvalidInputError('a prompt is required (--prompt, or "prompt" in the --settings file)')
-    refine_flags = given(args, RefineSettings)
-    if refine_flags and not settings.refine:
-        names = flag_names(RefineSettings)
-        raise InvalidInputError(f"{', '.join(names[f] for f in refine_flags)} only apply with --refine")
-    refine = settings_from_args(RefineSettings, args, None, refine_start) if settings.refine else None
-    return settings, refine, runtime
+    return settings, refine_from_args(args, settings, runtime), runtime
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
