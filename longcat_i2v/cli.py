@@ -72,10 +72,11 @@ def _generate(
 ) -> int:
     from tqdm import tqdm
 
+    from .loading import auto_request
     from .pipeline import load_pipeline
     from .video import even_size, resize_frames, to_uint8, write_mp4
 
-    pipe = load_pipeline(runtime=runtime, plan=_plan_request(settings, runtime, image))
+    pipe = load_pipeline(runtime=runtime, plan=auto_request(settings, refine, runtime, image))
     if is_main:
         print(f"running with {pipe.describe()}{_requested(runtime)}", file=sys.stderr)
     if is_main and pipe.is_tiny:
@@ -105,18 +106,6 @@ def _generate(
         h, w = frames.shape[1:3]
         print(f"wrote {path} ({len(frames)} frames, {w}x{h}, {out.fps} fps) seed={out.seed} in {elapsed:.1f}s")
     return 0
-
-
-def _plan_request(settings: I2VSettings, runtime: RuntimeSettings, image):
-    """What ``--offload auto`` plans for: this generation, at the size its image gets."""
-    if runtime.offload != "auto":
-        return None
-    from .conditioning import resolve_size
-    from .loading import generation_request
-
-    height, width = resolve_size(image, settings.resolution, settings.height, settings.width)
-    dtype = defaults.DTYPES[runtime.dtype or defaults.default_dtype(runtime.device or defaults.default_device())]
-    return generation_request(settings.replace(height=height, width=width), runtime, dtype)
 
 
 def _requested(runtime: RuntimeSettings) -> str:

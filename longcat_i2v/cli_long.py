@@ -104,10 +104,10 @@ class StepBars:
             self.bar.close()
 
 
-def _loaded(runtime: RuntimeSettings, is_main: bool):
+def _loaded(runtime: RuntimeSettings, is_main: bool, plan=None):
     from .pipeline import load_pipeline
 
-    pipe = load_pipeline(runtime=runtime)
+    pipe = load_pipeline(runtime=runtime, plan=plan)
     if is_main and pipe.is_tiny:
         print(f"note: {pipe.checkpoint_dir} is the built-in tiny random-weight checkpoint; its videos are noise "
               f"(small settings unless given: {SMALL_CONTINUATION})", file=sys.stderr)  # fmt: skip
@@ -120,6 +120,7 @@ def _summary(path: Path, frames: int, size: tuple[int, int], fps: int, seed: int
 
 
 def _cmd_continue(args: argparse.Namespace) -> int:
+    from .loading import auto_request
     from .video import check_output_path, to_uint8, write_mp4
     from .video_input import load_clip
 
@@ -128,7 +129,7 @@ def _cmd_continue(args: argparse.Namespace) -> int:
     keep = 0 if refine is None else settings.num_cond_frames * refine.temporal_factor
     clip = load_clip(args.video, settings.num_cond_frames, refine_keep=keep)
     with _ranks(runtime) as (runtime, is_main):
-        pipe = _loaded(runtime, is_main)
+        pipe = _loaded(runtime, is_main, auto_request(settings, refine, runtime, clip.first))
         bars, start = StepBars(is_main), time.perf_counter()
         try:
             out = pipe.generate_continuation(video=clip, settings=settings, refine_settings=refine, progress=bars)
@@ -142,6 +143,7 @@ def _cmd_continue(args: argparse.Namespace) -> int:
 
 def _cmd_long(args: argparse.Namespace) -> int:
     from .images import load_image
+    from .loading import auto_request
     from .video import check_output_path
 
     settings, refine, runtime = _settings(LongVideoSettings, args)
@@ -150,7 +152,7 @@ def _cmd_long(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"--resume-from {args.resume_from} is not a file")
     image = load_image(args.image, allow_private_urls=runtime.allow_private_urls)
     with _ranks(runtime) as (runtime, is_main):
-        pipe = _loaded(runtime, is_main)
+        pipe = _loaded(runtime, is_main, auto_request(settings, refine, runtime, image))
         bars, start = StepBars(is_main), time.perf_counter()
         try:
             out = pipe.generate_long_video(image, settings=settings, output=args.output, resume_from=args.resume_from,
