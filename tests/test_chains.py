@@ -11,6 +11,7 @@ from longcat_i2v.errors import InvalidInputError
 from longcat_i2v.long_video import stage1_path
 from longcat_i2v.settings import RefineSettings
 from longcat_i2v.video import read_mp4, to_uint8, write_mp4
+from longcat_i2v.video_input import load_clip
 
 IMG = Image.fromarray((np.random.RandomState(5).rand(40, 60, 3) * 255).astype(np.uint8))
 STAGE1 = {"height": 32, "width": 48, "num_inference_steps": 2, "guidance_scale": 1.0}
@@ -96,3 +97,16 @@ def test_refused_before_stage_1(tiny_pipe, video_file, tmp_path):
         handle.remove()
     assert not calls
     assert not (tmp_path / "l.mp4").exists() and not (tmp_path / "l.stage1.mp4").exists()
+
+
+@pytest.mark.parametrize(("fps", "kept", "last"), [(30, [0, 2, 4, 6, 8], [7, 8, 9]), (50, [0, 3, 6, 9], [4, 6, 8])])
+def test_load_clip_keeps_the_last_frames_at_30_fps(tmp_path, fps, kept, last):
+    """A file's 15 fps sequence is every round(fps/15)-th frame, the refinement's every round(fps/30)-th (at
+    50 fps: every 3rd and every 2nd, which do not nest); frame i is grey level 20·i."""
+    path = tmp_path / "in.mp4"
+    write_mp4(np.stack([np.full((32, 48, 3), 20 * i, np.uint8) for i in range(10)]), path, fps=fps)
+    clip = load_clip(path, 2, refine_keep=3)
+    assert clip.num_frames == len(kept)
+    levels = [round(float(np.asarray(f).mean()) / 20) for f in (*clip.last, *clip.refine_last)]
+    assert levels == [*kept[-2:], *last]
+    assert load_clip(path, 2).refine_last == ()
