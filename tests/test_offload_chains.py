@@ -59,3 +59,16 @@ def test_every_mode_gives_the_frames_of_none_in_every_generation(
     assert pipe.offload == mode
     for name, frames in _runs(pipe, video_file, offload_kv_cache, names).items():
         assert np.array_equal(frames, reference[name]), (mode, name)
+
+
+def test_quantized_continuation_with_the_cache_offloads_like_any_other(tiny_ckpt, reference):
+    """int8 weights through the cache pass and the cached steps: the same frames with the model offloaded and the
+    cache in CPU memory as without; and not the unquantized frames (the quantization is applied)."""
+    pytest.importorskip("torchao")
+    root, vc = str(tiny_ckpt), {**SIZE, "num_cond_frames": 1, "guidance_scale": 4.0, "use_kv_cache": True}
+    plain = load_pipeline(runtime=RuntimeSettings(checkpoint=root, quantize="int8"))
+    moved = load_pipeline(runtime=RuntimeSettings(checkpoint=root, quantize="int8", offload="model"))
+    a = plain.generate_continuation("a fox", CLIP, **vc).frames
+    b = moved.generate_continuation("a fox", CLIP, offload_kv_cache=True, **vc).frames
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, reference["continuation"])
