@@ -5,11 +5,12 @@ import dataclasses
 
 import pytest
 import torch
+from PIL import Image
 
 from longcat_i2v import cli, planner
 from longcat_i2v.checkpoint import load_dit
 from longcat_i2v.dit import DiTConfig, LongCatDiT
-from longcat_i2v.loading import generation_request
+from longcat_i2v.loading import auto_request, generation_request
 from longcat_i2v.planner import (
     GIB,
     Models,
@@ -30,7 +31,7 @@ from longcat_i2v.planner import (
     vae_weights,
 )
 from longcat_i2v.quant import parameter_bytes
-from longcat_i2v.settings import ContinuationSettings, I2VSettings, RuntimeSettings
+from longcat_i2v.settings import ContinuationSettings, I2VSettings, RefineSettings, RuntimeSettings
 from longcat_i2v.tensor_memory import TensorMemory
 from tests.conftest import PARITY_CKPT
 
@@ -187,6 +188,11 @@ def test_generation_request_carries_the_continuation_and_the_refinement():
     )
     r = generation_request(I2VSettings(height=480, width=832), RuntimeSettings(), torch.bfloat16, (704, 1280))
     assert (r.cond_frames, r.kv_cache, r.offload_kv_cache, r.refine, r.refine_size) == (1, True, False, False, None)
+    # --offload auto plans the generation at its input's bucket, with the refinement at its 64-grid 720p size
+    image, auto = Image.new("RGB", (832, 480)), RuntimeSettings(offload="auto", device="cpu")
+    r = auto_request(I2VSettings(refine=True), RefineSettings(), auto, image)
+    assert (r.height, r.width, r.refine, r.refine_size) == (480, 832, True, (704, 1280))
+    assert auto_request(I2VSettings(refine=True), RefineSettings(), RuntimeSettings(), image) is None
 
 
 def test_pick_mode_takes_the_first_that_fits_with_slack_and_reserve():
