@@ -46,11 +46,15 @@ def reference(tiny_pipe, video_file):
     return _runs(tiny_pipe, video_file)
 
 
-# "group" streams the DiT's blocks as "sequential" streams its layers (test_offload.py), and the long video is
-# image-to-video and a continuation: left out where slow (sequential runs a hook per layer), for time.
+# The long video is image-to-video and continuations, the refinement's encodes are the VAE's: left out where slow
+# (sequential runs a hook per layer) or covered (group places the VAE as model does), for time.
 @pytest.mark.parametrize(
     ("mode", "offload_kv_cache", "names"),
-    [("model", False, ALL), ("sequential", True, ("continuation", "refined continuation"))],
+    [
+        ("model", False, ALL),
+        ("group", True, ("continuation",)),
+        ("sequential", True, ("continuation", "refined continuation")),
+    ],
 )
 def test_every_mode_gives_the_frames_of_none_in_every_generation(
     tiny_ckpt, reference, video_file, mode, offload_kv_cache, names
