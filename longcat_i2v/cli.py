@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from . import defaults
-from .cli_args import add_settings_arguments, flag_names, given, settings_from_args
+from .cli_args import add_settings_arguments, given, refine_from_args, settings_from_args
 from .cli_long import add_long_commands
 from .errors import InvalidInputError, LongCatError
 from .layouts import LAYOUTS
@@ -34,21 +34,14 @@ def _settings(args: argparse.Namespace) -> tuple[I2VSettings, RefineSettings | N
     loads; the built-in tiny checkpoint starts from small settings so that a CPU answers in seconds."""
     runtime = settings_from_args(RuntimeSettings, args)
     base = I2VSettings.from_json(args.settings) if args.settings else None
-    start = refine_start = None
+    start = None
     if runtime.checkpoint is None and base is None:
         sized = {"resolution", "height", "width"} & set(given(args, I2VSettings))
         start = {k: v for k, v in SMALL_SETTINGS.items() if not (sized and k in ("height", "width"))}
-    if runtime.checkpoint is None and not {"height", "width"} & set(given(args, RefineSettings)):
-        refine_start = SMALL_REFINE_SETTINGS
     settings = settings_from_args(I2VSettings, args, base, start)
     if not settings.prompt:
         raise InvalidInputError('a prompt is required (--prompt, or "prompt" in the --settings file)')
-    refine_flags = given(args, RefineSettings)
-    if refine_flags and not settings.refine:
-        names = flag_names(RefineSettings)
-        raise InvalidInputError(f"{', '.join(names[f] for f in refine_flags)} only apply with --refine")
-    refine = settings_from_args(RefineSettings, args, None, refine_start) if settings.refine else None
-    return settings, refine, runtime
+    return settings, refine_from_args(args, settings, runtime), runtime
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -79,10 +72,11 @@ def _generate(
 ) -> int:
     from tqdm import tqdm
 
+    from .loading import auto_request
     from .pipeline import load_pipeline
     from .video import even_size, resize_frames, to_uint8, write_mp4
 
-    pipe = load_pipeline(runtime=runtime, plan=_plan_request(settings, runtime, image))
+    pipe = load_pipeline(runtime=runtime, plan=auto_request(settings, refine, runtime, image))
     if is_main:
         print(f"running with {pipe.describe()}{_requested(runtime)}", file=sys.stderr)
     if is_main and pipe.is_tiny:
@@ -112,18 +106,6 @@ def _generate(
         h, w = frames.shape[1:3]
         print(f"wrote {path} ({len(frames)} frames, {w}x{h}, {out.fps} fps) seed={out.seed} in {elapsed:.1f}s")
     return 0
-
-
-def _plan_request(settings: I2VSettings, runtime: RuntimeSettings, image):
-    """What ``--offload auto`` plans for: this generation, at the size its image gets."""
-    if runtime.offload != "auto":
-        return None
-    from .conditioning import resolve_size
-    from .loading import generation_request
-
-    height, width = resolve_size(image, settings.resolution, settings.height, settings.width)
-    dtype = defaults.DTYPES[runtime.dtype or defaults.default_dtype(runtime.device or defaults.default_device())]
-    return generation_request(settings.replace(height=height, width=width), runtime, dtype)
 
 
 def _requested(runtime: RuntimeSettings) -> str:

@@ -13,7 +13,10 @@ import argparse
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from .errors import InvalidInputError
 from .options import FieldSpec, Settings, SettingsError, specs_for
+from .settings import RefineSettings, RuntimeSettings, SamplingSettings
+from .tiny import SMALL_REFINE_SETTINGS
 
 S = TypeVar("S", bound=Settings)
 
@@ -52,7 +55,8 @@ def _metavar(spec: FieldSpec) -> str | None:
 
 
 def given(args: argparse.Namespace, cls: type[Settings]) -> dict[str, Any]:
-    """The settings fields whose flags were given on the command line."""
+    """The settings fields whose flags were given on the command line (each flag's value is stored under its key,
+    so that fields of one name in two types, ``--steps`` and ``--refine-steps``, stay apart)."""
     return {s.name: getattr(args, s.key) for s in specs_for(cls, "cli") if getattr(args, s.key, None) is not None}
 
 
@@ -74,3 +78,18 @@ def settings_from_args(
 
 def flag_names(cls: type[Settings]) -> dict[str, str]:
     return {s.name: flag(s) for s in specs_for(cls, "cli")}
+
+
+def refine_from_args(
+    args: argparse.Namespace, settings: SamplingSettings, runtime: RuntimeSettings
+) -> RefineSettings | None:
+    """The refinement's settings when ``--refine`` is given, else None (its flags without it are refused); on the
+    built-in tiny checkpoint it starts from the small refinement size unless a size is given."""
+    flags = given(args, RefineSettings)
+    if flags and not settings.refine:
+        names = flag_names(RefineSettings)
+        raise InvalidInputError(f"{', '.join(names[f] for f in flags)} only apply with --refine")
+    if not settings.refine:
+        return None
+    small = runtime.checkpoint is None and not {"height", "width"} & set(flags)
+    return settings_from_args(RefineSettings, args, None, SMALL_REFINE_SETTINGS if small else None)

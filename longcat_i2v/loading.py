@@ -13,14 +13,15 @@ import torch
 from . import defaults
 from .attention import resolve_kernel
 from .checkpoint import Components, check_layout, load_components
-from .conditioning import bucket_size
+from .conditioning import bucket_size, resolve_size
 from .errors import ParallelConfigError
 from .offload import Placement, choose_mode
 from .parallel import Parallel, setup_parallel
 from .planner import Models, Request
 from .quant import quantize_dit
+from .refinement import refine_size
 from .regional_compile import compile_blocks
-from .settings import I2VSettings, RuntimeSettings
+from .settings import ContinuationSettings, I2VSettings, RefineSettings, RuntimeSettings
 from .sharding import mesh_for, shard_dit, shard_text_encoder
 
 
@@ -39,15 +40,41 @@ def default_request(options: RuntimeSettings, dtype: torch.dtype) -> Request:
     return generation_request(I2VSettings(height=height, width=width), options, dtype)
 
 
-def generation_request(settings: I2VSettings, options: RuntimeSettings, dtype: torch.dtype) -> Request:
-    """The planner's request for a generation of ``settings`` at their explicit height and width."""
+def generation_request(
+    settings: I2VSettings | ContinuationSettings,
+    options: RuntimeSettings,
+    dtype: torch.dtype,
+    refine_to: tuple[int, int] | None = None,
+) -> Request:
+    """The planner's request for a generation of ``settings`` at their explicit height and width: its conditioning
+    frames and K/V cache (a continuation's, or image-to-video's one frame), and with ``settings.refine`` the
+    refinement at ``refine_to`` (height, width)."""
     if settings.height is None or settings.width is None:
         raise ValueError("generation_request needs the settings' height and width (resolve the bucket first)")
+    vc = settings if isinstance(settings, ContinuationSettings) else None
     return Request(
         settings.height, settings.width, settings.num_frames, cfg=settings.use_cfg, sp=options.sp_size,
         dtype_bytes=torch.empty((), dtype=dtype).element_size(), quantize=options.quantize,
-        text_tokens=settings.max_sequence_length, shard=options.shard_weights,
+        text_tokens=settings.max_sequence_length, cond_frames=1 if vc is None else vc.num_cond_frames,
+        kv_cache=settings.use_kv_cache, offload_kv_cache=vc is not None and vc.offload_kv_cache,
+        shard=options.shard_weights, refine=settings.refine, refine_size=refine_to if settings.refine else None,
     )  # fmt: skip
+
+
+def auto_request(
+    settings: I2VSettings | ContinuationSettings,
+    refine: RefineSettings | None,
+    options: RuntimeSettings,
+    first_frame,
+) -> Request | None:
+    """What ``offload="auto"`` plans for in a front end: this generation (and its refinement), at the size its
+    input (image, or a video's frame 0) gets; None for the other modes."""
+    if options.offload != "auto":
+        return None
+    height, width = resolve_size(first_frame, settings.resolution, settings.height, settings.width)
+    refine_to = None if refine is None else refine_size(height, width, refine.height, refine.width)
+    dtype = defaults.DTYPES[options.dtype or defaults.default_dtype(options.device or defaults.default_device())]
+    return generation_request(settings.replace(height=height, width=width), options, dtype, refine_to)
 
 
 def load(

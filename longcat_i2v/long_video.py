@@ -14,25 +14,23 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from PIL import Image
 
 from . import conditioning, defaults
+from .chains import RefineChains, refine_options
 from .conditioning import latent_shape, randn
 from .denoise import StepCallback
 from .errors import InvalidInputError
 from .images import ImageLike, load_image
 from .options import keyword_defaults, settings_from_call
-from .output import GenerationOutput
 from .parallel import is_main_process
 from .progress import ProgressFn
 from .seeds import make_generator
-from .settings import ContinuationSettings, I2VSettings, LongVideoSettings
-from .stages import PipelineStages
-from .video import Mp4Appender, check_output_path, read_mp4, to_uint8
+from .settings import ContinuationSettings, I2VSettings, LongVideoSettings, RefineSettings
+from .video import Mp4Appender, check_output_path, read_mp4, to_uint8, write_mp4
 from .video_input import VideoClip, load_clip
 
 
@@ -46,6 +44,8 @@ class LongVideoOutput:
     settings: LongVideoSettings  # the settings used, defaults resolved
     segments_resumed: int = 0  # segments read from ``resume_from`` instead of generated
     path: Path | None = None  # the mp4 written, if any
+    refine_settings: RefineSettings | None = None  # the refinement's settings (seed resolved), if refined
+    stage1: LongVideoOutput | None = None  # with refine: the 480p long video that was refined (its own mp4)
 
     @property
     def num_frames(self) -> int:
@@ -59,7 +59,7 @@ class LongVideoOutput:
 def segment_settings(settings: LongVideoSettings, index: int) -> I2VSettings | ContinuationSettings:
     """The settings of segment ``index``: image-to-video for the first, continuation after; its own prompt."""
     shared = {k: v for k, v in settings.to_dict().items() if k not in ("prompt", "num_segments")}
-    shared["prompt"] = settings.prompts[index]
+    shared["prompt"], shared["refine"] = settings.prompts[index], False  # a long video refines once all is made
     if index > 0:
         return ContinuationSettings(**shared)
     names = {f.name for f in dataclasses.fields(I2VSettings)}
@@ -155,6 +155,12 @@ class LongVideo:
         self.close()
 
 
+def stage1_path(output: str | Path) -> Path:
+    """Where a refined long video's 480p stage is appended per segment: ``<stem>.stage1<suffix>`` beside it."""
+    path = Path(output)
+    return path.with_name(f"{path.stem}.stage1{path.suffix}")
+
+
 def skip_draws(
     generator: torch.Generator,
     settings: LongVideoSettings,
@@ -175,29 +181,8 @@ def skip_draws(
         randn((1, channels, cond, *shape[3:]), generator, "cpu", eps)
 
 
-class LongVideoGeneration(PipelineStages):
+class LongVideoGeneration(RefineChains):
     """``generate_long_video``, for ``LongCatI2V`` (which supplies ``_image_to_video`` and ``_continuation``)."""
-
-    if TYPE_CHECKING:  # the stages this mixin runs, defined by LongCatI2V
-
-        def _image_to_video(
-            self,
-            settings: I2VSettings,
-            image: Image.Image,
-            generator: torch.Generator | None,
-            latents: torch.Tensor | None,
-            on_step: StepCallback | None,
-            progress: ProgressFn | None,
-        ) -> GenerationOutput: ...
-
-        def _continuation(
-            self,
-            settings: ContinuationSettings,
-            clip: VideoClip,
-            generator: torch.Generator | None,
-            on_step: StepCallback | None,
-            progress: ProgressFn | None,
-        ) -> GenerationOutput: ...
 
     @torch.no_grad()
     def generate_long_video(
@@ -227,6 +212,8 @@ class LongVideoGeneration(PipelineStages):
         callback: StepCallback | None = None,
         settings: LongVideoSettings | None = None,
         progress: ProgressFn | None = None,
+        refine: bool = False,
+        refine_settings: RefineSettings | None = None,
     ) -> LongVideoOutput:
         """A long video from ``image``: image-to-video, then ``num_segments`` − 1 continuations, each of the
         previous segment (its frames through uint8, resized to the first segment's size, conditioned on its last
@@ -238,6 +225,12 @@ class LongVideoGeneration(PipelineStages):
             resume_from: a partial long video of these settings: its segments are kept and the generator is
                 advanced past their draws; the next segment continues its last frames (as decoded from the file).
             progress: reports carry ``segment``/``segments``; ``callback(step, total, latents)`` as elsewhere.
+            refine, refine_settings: when every segment is made, refine the long video segment by segment as the
+                original demo does (``refine_segments``; chains.py): a long 720p video at 30 fps (15 with
+                spatial_refine_only) of 2F + (S − 1)(2F − 2·num_cond_frames) frames (F + (S − 1)(F −
+                num_cond_frames) spatial only). ``output`` then receives the refined video, written once at the
+                end (atomically), and the 480p long video is appended per segment to ``stage1_path(output)``
+                (``<stem>.stage1.mp4``; what ``resume_from`` takes); ``stage1`` of the result describes it.
             The other arguments are ``generate_continuation``'s; ``settings``: all of them as one
             ``LongVideoSettings``. (Runs on ``LongCatI2V``, whose image-to-video and continuation stages it
             composes.)
@@ -246,14 +239,18 @@ class LongVideoGeneration(PipelineStages):
         passed = {k: v for k, v in locals().items() if k in _LONG_KEYWORDS}
         passed["prompt"] = None if prompts is None else (prompts,) if isinstance(prompts, str) else tuple(prompts)
         settings = settings_from_call(LongVideoSettings, settings, passed, _LONG_DEFAULTS)
+        refine_with = refine_options(settings, refine_settings)
         output = None if output is None or not is_main_process() else check_output_path(output)
+        stage1 = None if output is None or refine_with is None else check_output_path(stage1_path(output))
         if image is None:
             raise InvalidInputError("an input image is required (image= PIL image, file path or http(s) URL)")
         image = load_image(image)
-        with self.exclusive(), LongVideo(settings, output) as video:
+        height, width = conditioning.resolve_size(image, settings.resolution, settings.height, settings.width)
+        if refine_with is not None:  # everything the refinement would refuse, before stage 1
+            self._check_long_refinement(settings, refine_with, (height, width))
+        with self.exclusive(), LongVideo(settings, output if refine_with is None else stage1) as video:
             generator, seed = make_generator(settings.seed, generator, self.parallel, self.device)
             # 2. Where to start: segment 0, or after the segments of the partial video (their draws skipped).
-            height, width = conditioning.resolve_size(image, settings.resolution, settings.height, settings.width)
             done = 0 if resume_from is None else video.resume(resume_from, settings, height, width)
             channels, dtypes = self.dit.config.in_channels, (torch.float32, self.dit.dtype, self.components.vae.dtype)
             skip_draws(generator, settings, done, height, width, channels, dtypes)
@@ -267,8 +264,16 @@ class LongVideoGeneration(PipelineStages):
                 else:
                     out = self._image_to_video(segment, image, generator, None, on_step, report)
                 video.add(out.frames)
-        used = settings.resolved().replace(seed=seed, num_segments=settings.segments)
-        return LongVideoOutput(np.stack(video.frames), seed, settings.fps, used, done, output)
+            used = settings.resolved().replace(seed=seed, num_segments=settings.segments)
+            long = LongVideoOutput(np.stack(video.frames), seed, settings.fps, used, done, stage1 or output)
+            if refine_with is None:
+                return long
+            # 4. With refine: the long video's windows refined segment by segment, written to ``output``.
+            refined = self._refine_long(settings, refine_with, long.frames, generator, callback, progress)
+        frames, fps = to_uint8(refined.frames), settings.fps * refine_with.temporal_factor
+        if output is not None:
+            write_mp4(frames, output, fps=fps)
+        return LongVideoOutput(frames, seed, fps, used, done, output, refined.refine_settings, long)
 
 
 _LONG_DEFAULTS = keyword_defaults(LongVideoGeneration.generate_long_video, LongVideoSettings)

@@ -7,12 +7,12 @@ small functions in conditioning, schedule, denoise) so that continuation and ref
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import torch
 
-from . import conditioning, defaults, loading, refinement
+from . import conditioning, defaults, loading
+from .chains import refine_options
 from .denoise import StepCallback, denoise
 from .errors import InvalidInputError
 from .images import ImageLike, load_image
@@ -21,12 +21,10 @@ from .options import keyword_defaults, settings_from_call
 from .output import GenerationOutput
 from .planner import Request
 from .progress import Progress, ProgressFn
-from .refiner import Refiner
 from .schedule import set_schedule
 from .seeds import make_generator
 from .settings import ContinuationSettings, I2VSettings, RefineSettings, RuntimeSettings, SamplingSettings
 from .tiny import ensure_tiny_checkpoint
-from .video import to_uint8
 from .video_input import VideoClip, VideoLike, clip_to_pixels, load_clip
 
 __all__ = ["GenerationOutput", "LongCatI2V", "load_pipeline"]
@@ -34,10 +32,10 @@ __all__ = ["GenerationOutput", "LongCatI2V", "load_pipeline"]
 I2V_COND_LATENTS = 1  # image-to-video conditions on one latent frame: the image
 
 
-class LongCatI2V(LongVideoGeneration, Refiner):
+class LongCatI2V(LongVideoGeneration):
     """LongCat-Video image-to-video, video continuation, long videos and the 720p refinement, computing what the
     original ``generate_i2v``, ``generate_vc`` and ``generate_refine`` compute (long videos: long_video.py;
-    refinement: refiner.py)."""
+    refinement: refiner.py; a generation then its refinement: chains.py)."""
 
     @classmethod
     def from_pretrained(
@@ -131,43 +129,13 @@ class LongCatI2V(LongVideoGeneration, Refiner):
         image = image if image is not None else image_path
         if image is None:
             raise InvalidInputError("an input image is required (image= PIL image, file path or http(s) URL)")
-        if refine_settings is not None and not settings.refine:
-            raise InvalidInputError("refine_settings= is given without refine=True; pass refine=True to refine")
+        refine_with = refine_options(settings, refine_settings)
         image = load_image(image)
         with self.exclusive():
-            if not settings.refine:
+            if refine_with is None:
                 on_step = self.step_callback(callback, progress)
                 return self._image_to_video(settings, image, generator, latents, on_step, progress)
-            return self._refined(settings, refine_settings, image, generator, latents, callback, progress)
-
-    def _refined(
-        self,
-        settings: I2VSettings,
-        refine_settings: RefineSettings | None,
-        image,
-        generator: torch.Generator | None,
-        latents: torch.Tensor | None,
-        callback: StepCallback | None,
-        progress: ProgressFn | None,
-    ) -> GenerationOutput:
-        """Image to video, then the refinement conditioned on the image (the original I2V demo's two stages)."""
-        refine = refine_settings or RefineSettings()
-        if not refine.prompt:
-            refine = refine.replace(prompt=settings.prompt, max_sequence_length=settings.max_sequence_length)
-        # Everything the refinement will refuse is refused before stage 1 runs.
-        stage1_size = conditioning.resolve_size(image, settings.resolution, settings.height, settings.width)
-        size = refinement.refine_size(*stage1_size, refine.height, refine.width)
-        layout = refinement.plan_layout(settings.num_frames, 1, refine.temporal_factor)
-        self._check_refinement(layout, *size, refine.attention)
-        generator, _ = make_generator(settings.seed, generator, self.parallel, self.device)
-        on_step = self.step_callback(callback, progress)
-        stage1 = self._image_to_video(settings, image, generator, latents, on_step, progress)
-        carried = generator if refine.seed is None else None
-        refined = self._refine(refine, to_uint8(stage1.frames), image, None, carried, callback, progress)
-        fps = settings.fps * refine.temporal_factor
-        return dataclasses.replace(
-            refined, fps=fps, settings=stage1.settings, stage1=stage1, input_size=stage1.input_size
-        )
+            return self._refined(settings, refine_with, image, generator, latents, callback, progress)
 
     def _image_to_video(
         self,
@@ -232,6 +200,8 @@ class LongCatI2V(LongVideoGeneration, Refiner):
         callback: StepCallback | None = None,
         settings: ContinuationSettings | None = None,
         progress: ProgressFn | None = None,
+        refine: bool = False,
+        refine_settings: RefineSettings | None = None,
     ) -> GenerationOutput:
         """Continue ``video``: ``num_frames`` frames whose first ``num_cond_frames`` are its last frames
         re-decoded (as the original's ``generate_vc`` returns them), the rest new.
@@ -245,18 +215,26 @@ class LongCatI2V(LongVideoGeneration, Refiner):
             use_kv_cache: the conditioning frames' keys/values once, the steps on the new frames only (the
                 original's default; with CFG, guidance is then scaled over the new frames only, as there).
             offload_kv_cache: that cache in CPU memory, brought to the device block by block.
+            refine, refine_settings: then refine the clip to 720p conditioned on the input's last
+                ``num_cond_frames`` × 2 frames at 30 fps (× 1 with spatial_refine_only; the video must be a file,
+                or a clip loaded with ``refine_keep``), as the original demo (chains.py): the output is the refined
+                clip (its first frames those conditioning ones), ``stage1`` the one refined.
             The other arguments are ``generate_video``'s; ``settings``: all of them as ``ContinuationSettings``.
         """
         # 1. Settings, then the input clip: frame 0 and the last num_cond_frames frames at 15 fps.
         passed = {k: v for k, v in locals().items() if k in _VC_KEYWORDS}
         settings = settings_from_call(ContinuationSettings, settings, passed, _VC_DEFAULTS)
+        refine_with = refine_options(settings, refine_settings)
         if video is None:
             raise InvalidInputError("an input video is required (video= file path, PIL images or frames array)")
-        clip = video if isinstance(video, VideoClip) else load_clip(video, settings.num_cond_frames)
+        keep = 0 if refine_with is None else settings.num_cond_frames * refine_with.temporal_factor
+        clip = video if isinstance(video, VideoClip) else load_clip(video, settings.num_cond_frames, refine_keep=keep)
         if len(clip.last) != settings.num_cond_frames:
             held = len(clip.last)
             raise InvalidInputError(f"the clip holds {held} frames, not num_cond_frames={settings.num_cond_frames}")
         with self.exclusive():
+            if refine_with is not None:
+                return self._refined_continuation(settings, refine_with, clip, generator, callback, progress)
             return self._continuation(settings, clip, generator, self.step_callback(callback, progress), progress)
 
     def _continuation(

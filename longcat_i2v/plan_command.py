@@ -26,6 +26,7 @@ from .planner import (
     vae_weights,
 )
 from .quant import QUANT_MODES
+from .refinement import refine_size
 
 MODE_NOTES = {
     "none": "every component on the GPU",
@@ -53,6 +54,7 @@ def add_plan_command(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dtype", default="bfloat16", choices=tuple(DTYPE_BYTES))
     p.add_argument("--cond-frames", type=int, default=1, help="conditioning frames (a continuation's; I2V: 1)")
     p.add_argument("--kv-cache", action="store_true", help="conditioning tokens' K/V cached (continuation)")
+    p.add_argument("--offload-kv-cache", action="store_true", help="that cache in CPU memory, streamed per block")
     p.add_argument("--max-sequence-length", type=int, default=defaults.MAX_SEQUENCE_LENGTH)
     p.add_argument("--checkpoint", help="read the component shapes from this checkpoint (default: the real model)")
 
@@ -91,8 +93,8 @@ def request_from_args(args: argparse.Namespace) -> Request:
     return Request(
         height, width, args.num_frames, cfg=args.guidance > 1, sp=args.sp, dtype_bytes=DTYPE_BYTES[args.dtype],
         quantize=args.quantize, text_tokens=args.max_sequence_length, cond_frames=args.cond_frames,
-        kv_cache=args.kv_cache, shard=args.shard_weights, refine=args.refine,
-        refine_size=bucket_size(width, height, "720p"),
+        kv_cache=args.kv_cache or args.offload_kv_cache, offload_kv_cache=args.offload_kv_cache,
+        shard=args.shard_weights, refine=args.refine, refine_size=refine_size(height, width, None, None),
     )  # fmt: skip
 
 
@@ -115,8 +117,9 @@ def format_plan(r: Request, models: Models, plans: list[ModePlan], budget_gib: f
     ]
     if r.refine:
         h, w = r.refine_size or (r.height, r.width)
-        _, total = refine_latents(r.num_frames)
-        lines.append(f"refine: {h}x{w}, {total} latent frames = {tokens(total, h, w):,} tokens, no CFG")
+        _, total = refine_latents(r.num_frames, r.refine_cond_frames)
+        lines.append(f"refine: {h}x{w}, {total} latent frames = {tokens(total, h, w):,} tokens, no CFG, "
+                     f"{r.refine_cond_frames} conditioning frame(s)")  # fmt: skip
     names = [st.name for st in plans[0].stages]
     widths = [max(7, len(name)) for name in names]
     picked = pick_mode(plans, budget_gib * GIB)

@@ -13,8 +13,9 @@ count, by formulas that follow what the code keeps alive at its peak (checked ag
 Modes (what stays on the GPU, ``offload.py``): ``none`` every component, always; ``model`` each component only
 while it works (text encoder, VAE encode, DiT, VAE decode); ``group`` as ``model``, and the DiT's blocks stream
 from pinned CPU memory one group ahead (two groups resident); ``sequential`` the text encoder runs on the CPU,
-every DiT layer is moved to the GPU just for its own forward (two layers counted), the VAE while it works, the
-KV cache streamed per block. ``shard`` (FSDP2 over the sp ranks, with ``none`` only): each rank holds 1/sp of the
+every DiT layer is moved to the GPU just for its own forward (two layers counted), the VAE while it works. In
+every mode a continuation's K/V cache is on the GPU whole, or with ``offload_kv_cache`` streamed per block (two
+counted). ``shard`` (FSDP2 over the sp ranks, with ``none`` only): each rank holds 1/sp of the
 DiT and the text encoder, and one unit gathered whole while it runs.
 """
 
@@ -94,6 +95,7 @@ class Request:
     text_tokens: int = 512
     cond_frames: int = 1  # the image; a continuation's conditioning frames
     kv_cache: bool = False  # conditioning tokens' K/V computed once and cached (continuation)
+    offload_kv_cache: bool = False  # that cache in CPU memory, streamed block by block (else all on the GPU)
     shard: bool = False  # DiT and text encoder weights sharded over the sp ranks (offload none only)
     refine: bool = False
     refine_size: tuple[int, int] | None = None  # (height, width) of the refinement stage
@@ -105,6 +107,12 @@ class Request:
     @property
     def cond_latents(self) -> int:
         return 1 + (self.cond_frames - 1) // 4
+
+    @property
+    def refine_cond_frames(self) -> int:
+        """The refinement's conditioning frames: the image, or a continuation's frames at twice the rate (a
+        continuation of 1 frame gets 2: the same single latent)."""
+        return 1 if self.cond_frames == 1 else 2 * self.cond_frames
 
 
 @dataclass(frozen=True)
@@ -291,7 +299,8 @@ def plan(request: Request, models: Models = Models()) -> list[ModePlan]:
     frames = 1 + 4 * (r.latent_frames - 1)
     plans = []
     for mode in ("none",) if r.shard else OFFLOAD_MODES:
-        kv = kv_cache_bytes(cfg, cond_tokens // r.sp, s, None if mode in ("none", "model") else 2) if r.kv_cache else 0
+        # The pipeline streams the cache only with offload_kv_cache, in every mode.
+        kv = kv_cache_bytes(cfg, cond_tokens // r.sp, s, 2 if r.offload_kv_cache else None) if r.kv_cache else 0
         stages = [
             Stage("text", _resident(mode, "text", weights, cfg.depth),
                   0 if mode == "sequential" else text_activation_bytes(models.text, batch, r.text_tokens, s)),
@@ -313,7 +322,7 @@ def _refine_stages(mode: str, r: Request, models: Models, weights: dict[str, Wei
     cfg, s = models.dit, r.dtype_bytes
     h, w = r.refine_size or (r.height, r.width)
     enc_dim, dec_dim = models.vae_dims()
-    cond, total = refine_latents(r.num_frames)
+    cond, total = refine_latents(r.num_frames, r.refine_cond_frames)
     frames = 1 + 4 * (total - 1)
     video = 3 * frames * h * w * (4 + s)
     held = r.text_tokens * cfg.caption_channels * s + LATENT_COPIES * 16 * total * (h // 8) * (w // 8) * 4

@@ -76,6 +76,17 @@ class Refiner(PipelineStages):
         grid = (layout.latents, height // conditioning.SIZE_MULTIPLE, width // conditioning.SIZE_MULTIPLE)
         self.dit.check_attention(grid, layout.cond_latents, attention)
 
+    def _check_segments(
+        self, lengths: Sequence[int], num_cond_frames: int, stage1_size: tuple[int, int], settings: RefineSettings
+    ) -> None:
+        """Every segment's refinement checked before the first runs: segment 0 unconditioned, each later one on
+        ``num_cond_frames`` × the temporal factor frames; ``stage1_size`` (height, width) picks the 720p size."""
+        carried = num_cond_frames * settings.temporal_factor
+        size = refinement.refine_size(*stage1_size, settings.height, settings.width)
+        for j, length in enumerate(lengths):
+            layout = refinement.plan_layout(length, carried if j else 0, settings.temporal_factor)
+            self._check_refinement(layout, *size, settings.attention)
+
     def _refine(
         self,
         settings: RefineSettings,
@@ -158,11 +169,8 @@ class Refiner(PipelineStages):
         windows = refinement.segment_windows(segments, num_cond_frames)
         prompts = refinement.segment_prompts(prompts, len(windows))
         carried = num_cond_frames * settings.temporal_factor
-        stage1_height, stage1_width = windows[0].shape[1:3]
-        size = refinement.refine_size(stage1_height, stage1_width, settings.height, settings.width)
-        for j, window in enumerate(windows):  # every segment's shape checked before the first runs
-            self._check_refinement(refinement.plan_layout(len(window), carried if j else 0, settings.temporal_factor),
-                                   *size, settings.attention)  # fmt: skip
+        stage1_size = (windows[0].shape[1], windows[0].shape[2])
+        self._check_segments([len(w) for w in windows], num_cond_frames, stage1_size, settings)
         generator, seed = make_generator(settings.seed, generator, self.parallel, self.device)
         pieces, previous, outputs = [], None, []
         for j, window in enumerate(windows):

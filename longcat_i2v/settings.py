@@ -71,6 +71,12 @@ class SamplingSettings(Settings):
         front_ends=("cli", "eval"),
     )
     fps: int = option(defaults.FPS, "frame rate of the written mp4", minimum=1, maximum=defaults.MAX_FPS, output=True)
+    refine: bool = option(
+        False,
+        "then refine it to 720p and (unless spatial_refine_only) 30 fps with the refinement LoRA (RefineSettings); "
+        "continuations and long videos segment by segment, as the original demos",
+        front_ends=("cli",),
+    )
 
     def check_together(self) -> None:
         if (self.height is None) != (self.width is None):
@@ -117,7 +123,7 @@ class I2VSettings(SamplingSettings):
     refine: bool = option(
         False,
         "then refine it to 720p and (unless spatial_refine_only) 30 fps with the refinement LoRA (RefineSettings)",
-        front_ends=("cli", "demo"),
+        front_ends=("cli", "demo"),  # the demo refines continuations and long videos with its Refine button
     )
 
 

@@ -25,6 +25,7 @@ from .errors import VideoInputError
 
 VideoLike = str | Path | Sequence[Image.Image] | np.ndarray
 TARGET_FPS = 15  # the original demo brings every input to 15 fps
+REFINE_FPS = 30  # and conditions the refinement on the input at 30 fps
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class VideoClip:
     last: tuple[Image.Image, ...]  # the last frames of the 15 fps sequence, oldest first
     num_frames: int  # frames of the 15 fps sequence
     stride: int  # every stride-th frame of the source was kept
+    refine_last: tuple[Image.Image, ...] = ()  # a file's last frames at 30 fps (``refine_keep``), oldest first
 
     @property
     def size(self) -> tuple[int, int]:
@@ -51,18 +53,22 @@ class VideoClip:
         return self.first.size
 
 
-def fps_stride(fps: float) -> int:
-    """The original demo's ``max(1, round(fps / 15))``: keep every n-th frame (Python's round, half to even)."""
-    return max(1, round(fps / TARGET_FPS))
+def fps_stride(fps: float, target: int = TARGET_FPS) -> int:
+    """The original demo's ``max(1, round(fps / 15))`` (or / 30 for the refinement): keep every n-th frame
+    (Python's round, half to even)."""
+    return max(1, round(fps / target))
 
 
-def load_clip(video: VideoLike, keep: int, limits: VideoLimits = VideoLimits()) -> VideoClip:
+def load_clip(video: VideoLike, keep: int, limits: VideoLimits = VideoLimits(), refine_keep: int = 0) -> VideoClip:
     """Frame 0 and the last ``keep`` frames of ``video`` at 15 fps: a file path (brought to 15 fps by its stated
     frame rate) or frames already at the intended rate (PIL images, or an array [F, H, W, 3] of uint8 or of
-    floats in [0, 1]). Raises VideoInputError for an unreadable, empty, oversized or too short input."""
+    floats in [0, 1]). From a file also its last ``refine_keep`` frames at 30 fps, which condition a refined
+    continuation as in the original demo (frames given have no 30 fps form). Raises VideoInputError for an
+    unreadable, empty, oversized or too short input."""
+    refine_last: collections.deque[Image.Image] = collections.deque(maxlen=refine_keep)
     if isinstance(video, str | Path):
         name = str(video)
-        stride, frames = _open_file(Path(video).expanduser(), limits)
+        stride, frames = _open_file(Path(video).expanduser(), limits, refine_last)
     else:
         name, stride, frames = "the input video", 1, _given_frames(video, limits)
     first, count = None, 0
@@ -77,7 +83,7 @@ def load_clip(video: VideoLike, keep: int, limits: VideoLimits = VideoLimits()) 
         raise VideoInputError(
             f"{name} has {count} frames at {TARGET_FPS} fps; continuation needs at least num_cond_frames={keep}"
         )
-    return VideoClip(first, tuple(last), count, stride)
+    return VideoClip(first, tuple(last), count, stride, tuple(refine_last))
 
 
 def clip_to_pixels(frames: Iterable[Image.Image], height: int, width: int) -> torch.Tensor:
@@ -125,8 +131,11 @@ def _given_frames(video: Sequence[Image.Image] | np.ndarray, limits: VideoLimits
         yield frame.convert("RGB")
 
 
-def _open_file(path: Path, limits: VideoLimits) -> tuple[int, Iterator[Image.Image]]:
-    """(the 15 fps stride from the file's stated frame rate, its frames at 15 fps), the header checked first."""
+def _open_file(
+    path: Path, limits: VideoLimits, refine_last: collections.deque[Image.Image]
+) -> tuple[int, Iterator[Image.Image]]:
+    """(the 15 fps stride from the file's stated frame rate, its frames at 15 fps), the header checked first;
+    ``refine_last`` collects its frames at 30 fps (the last ones, as long as the deque is)."""
     if not path.is_file():
         raise VideoInputError(f"video file not found: {path}")
     if path.stat().st_size > limits.max_bytes:
@@ -144,19 +153,30 @@ def _open_file(path: Path, limits: VideoLimits) -> tuple[int, Iterator[Image.Ima
     except VideoInputError:
         reader.close()
         raise
-    stride = fps_stride(fps)
-    return stride, _file_frames(reader, path, size, stride, limits)
+    stride, refine_stride = fps_stride(fps), fps_stride(fps, REFINE_FPS)
+    return stride, _file_frames(reader, path, size, (stride, refine_stride), limits, refine_last)
 
 
 def _file_frames(
-    reader: Generator[bytes, None, None], path: Path, size: tuple[int, int], stride: int, limits: VideoLimits
+    reader: Generator[bytes, None, None],
+    path: Path,
+    size: tuple[int, int],
+    strides: tuple[int, int],
+    limits: VideoLimits,
+    refine_last: collections.deque[Image.Image],
 ) -> Iterator[Image.Image]:
+    stride, refine_stride = strides
+    collect = refine_last.maxlen != 0
     try:
         for i, data in enumerate(reader):
             if i >= limits.max_frames:
                 raise _too_many(str(path), limits)
-            if i % stride == 0:
-                yield Image.fromarray(np.frombuffer(data, np.uint8).reshape(size[1], size[0], 3))
+            if i % stride == 0 or (collect and i % refine_stride == 0):
+                frame = Image.fromarray(np.frombuffer(data, np.uint8).reshape(size[1], size[0], 3))
+                if collect and i % refine_stride == 0:
+                    refine_last.append(frame)
+                if i % stride == 0:
+                    yield frame
     except (OSError, RuntimeError) as exc:
         raise VideoInputError(f"cannot decode video {path}: {str(exc).strip()[-300:]}") from exc
     finally:

@@ -58,3 +58,29 @@ def test_bad_inputs_are_refused_before_loading(tmp_path, inputs, capsys, monkeyp
     filled = [a.format(tmp=tmp_path, image=image, video=video) for a in args]
     assert main([filled[0], "--height", "32", "--width", "48", "--num-frames", "9", *filled[1:]]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_continue_and_long_with_refine(tiny_ckpt, tmp_path, inputs, capsys):
+    """--refine with the refinement flags (spatial only here, for speed; the doubled frames: test_chains.py): the
+    refined clip and long video at 720p-to-be sizes, the long one's 480p stage beside it; refinement flags without
+    --refine refused before the model loads."""
+    image, video = inputs
+    ckpt = ["--checkpoint", str(tiny_ckpt), "--seed", "3"]
+    small = ["--num-frames", "5", "--num-cond-frames", "1", "--height", "32", "--width", "48", "--steps", "1"]
+    refine = ["--refine", "--refine-height", "32", "--refine-width", "32", "--refine-attention", "dense",
+              "--refine-steps", "10", "--spatial-refine-only"]  # fmt: skip
+    out = tmp_path / "c.mp4"
+    assert main(["continue", "--video", str(video), "--prompt", "a", "--output", str(out), *ckpt, *small, *refine]) == 0
+    assert read_mp4(out).shape == (5, 32, 32, 3)  # the first the input's last at 30 fps
+    assert "5 frames = 0.3 s of video at 15 fps, 32x32)" in capsys.readouterr().out
+    long = tmp_path / "l.mp4"
+    args = ["long", "--image", str(image), "--prompt", "a", "--segments", "2", "--output", str(long), *ckpt, *small]
+    assert main([*args, *refine]) == 0
+    assert read_mp4(long).shape == (9, 32, 32, 3)  # spatial only: 5 + (5 - 1) frames, as the 480p stage
+    assert read_mp4(tmp_path / "l.stage1.mp4").shape == (9, 32, 48, 3)
+    captured = capsys.readouterr()
+    assert "9 frames = 0.6 s of video at 15 fps, 32x32)" in captured.out and "l.stage1.mp4 (9 frames)" in captured.out
+    assert "refining segment 2/2" in captured.err
+    for command in (["continue", "--video", str(video)], ["long", "--image", str(image)]):
+        assert main([*command, "--prompt", "x", "--refine-steps", "10", "--spatial-refine-only"]) == 2
+        assert "--refine-steps, --spatial-refine-only only apply with --refine" in capsys.readouterr().err

@@ -1,12 +1,16 @@
 """The memory planner: its estimates against peaks measured on CPU (TensorMemory), its counts against the
 models, and the plan command."""
 
+import dataclasses
+
 import pytest
 import torch
+from PIL import Image
 
 from longcat_i2v import cli, planner
 from longcat_i2v.checkpoint import load_dit
 from longcat_i2v.dit import DiTConfig, LongCatDiT
+from longcat_i2v.loading import auto_request, generation_request
 from longcat_i2v.planner import (
     GIB,
     Models,
@@ -27,6 +31,7 @@ from longcat_i2v.planner import (
     vae_weights,
 )
 from longcat_i2v.quant import parameter_bytes
+from longcat_i2v.settings import ContinuationSettings, I2VSettings, RefineSettings, RuntimeSettings
 from longcat_i2v.tensor_memory import TensorMemory
 from tests.conftest import PARITY_CKPT
 
@@ -145,6 +150,49 @@ def test_modes_order_and_what_shrinks_what():
     assert 0.45 < two / one < 0.55
     refine = {p.mode: p for p in plan(Request(480, 832, 93, refine=True, refine_size=(704, 1312)))}
     assert [s.name for s in refine["none"].stages][-3:] == ["refine encode", "refine", "refine decode"]
+
+
+def test_a_refined_continuation_plans_its_refinement_and_kv_cache():
+    """A continuation on 13 frames refines on 2 x 13 = 26 (the input at 30 fps): 93 -> 186 frames, 26 of them
+    conditioning -> 1 + ceil(25/4) = 8 latents (whole blocks of 4), 160 new -> 40: 48 latents, where image-to-video
+    (1 frame -> 4 latents, 185 new -> 47 -> 48) has 52. Its K/V cache (4 latents x 30 x 52 tokens, 48 blocks) is on
+    the GPU whole in every mode, or two blocks of it with offload_kv_cache."""
+    cfg, size = DiTConfig(), (704, 1280)  # 44 x 80 = 3520 tokens per latent
+
+    def refine_stage(r: Request) -> int:
+        return {s.name: s for s in plan(r)[0].stages}["refine"].activations
+
+    def held(latents: int) -> int:  # the text embedding and 8 float32 latent copies at the refine size
+        return 512 * cfg.caption_channels * 2 + 8 * 16 * latents * 88 * 160 * 4
+
+    vc = Request(480, 832, 93, cond_frames=13, kv_cache=True, refine=True, refine_size=size)
+    assert refine_stage(vc) == dit_activation_bytes(cfg, 48 * 3520, 1) + held(48)
+    i2v = Request(480, 832, 93, refine=True, refine_size=size)
+    assert refine_stage(i2v) == dit_activation_bytes(cfg, 52 * 3520, 1) + held(52)
+    streamed = dataclasses.replace(vc, offload_kv_cache=True)
+    whole, two = (2 * blocks * 4 * 1560 * 4096 * 2 for blocks in (48, 2))
+    for full, part in zip(plan(vc), plan(streamed), strict=True):
+        denoise = [{s.name: s.activations for s in p.stages}["denoise"] for p in (full, part)]
+        assert denoise[0] - denoise[1] == whole - two, full.mode
+
+
+def test_generation_request_carries_the_continuation_and_the_refinement():
+    vc = ContinuationSettings(height=480, width=832, num_cond_frames=13, offload_kv_cache=True, refine=True)
+    r = generation_request(vc, RuntimeSettings(), torch.bfloat16, (704, 1280))
+    assert (r.cond_frames, r.kv_cache, r.offload_kv_cache, r.refine, r.refine_size) == (
+        13,
+        True,
+        True,
+        True,
+        (704, 1280),
+    )
+    r = generation_request(I2VSettings(height=480, width=832), RuntimeSettings(), torch.bfloat16, (704, 1280))
+    assert (r.cond_frames, r.kv_cache, r.offload_kv_cache, r.refine, r.refine_size) == (1, True, False, False, None)
+    # --offload auto plans the generation at its input's bucket, with the refinement at its 64-grid 720p size
+    image, auto = Image.new("RGB", (832, 480)), RuntimeSettings(offload="auto", device="cpu")
+    r = auto_request(I2VSettings(refine=True), RefineSettings(), auto, image)
+    assert (r.height, r.width, r.refine, r.refine_size) == (480, 832, True, (704, 1280))
+    assert auto_request(I2VSettings(refine=True), RefineSettings(), RuntimeSettings(), image) is None
 
 
 def test_pick_mode_takes_the_first_that_fits_with_slack_and_reserve():
