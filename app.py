@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from longcat_i2v.cli_args import add_settings_arguments, settings_from_args
+from longcat_i2v.defaults import NUM_FRAMES
 from longcat_i2v.errors import LongCatError
 from longcat_i2v.settings import RuntimeSettings
 
@@ -49,7 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="LongCat-Video image-to-video web demo.",
         epilog="The demo starts with --offload auto (the planner's pick for the GPU), not none.",
     )
-    add_settings_arguments(parser, RuntimeSettings, skip=NOT_FOR_THE_DEMO)
+    add_settings_arguments(parser, RuntimeSettings, skip=NOT_FOR_THE_DEMO, start=DEMO_RUNTIME)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for your whole network)")
     parser.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
@@ -70,7 +71,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="N",
         help="videos a minute one client address may request (default 20; 0: no limit)",
     )
-    operators.add_argument("--max-frames", type=positive, help="the most frames one request may ask for (4k+1)")
+    operators.add_argument(
+        "--max-frames", type=positive, help=f"the most frames one request may ask for (4k+1; default {NUM_FRAMES})"
+    )
     operators.add_argument("--max-segments", type=positive,
                            help="the most segments of a long or extended video (default 8)")  # fmt: skip
     operators.add_argument(

@@ -25,13 +25,19 @@ def flag(spec: FieldSpec) -> str:
     return "--" + spec.key.replace("_", "-")
 
 
-def add_settings_arguments(parser: argparse.ArgumentParser, cls: type[Settings], skip: tuple[str, ...] = ()) -> None:
-    """One flag per CLI-visible field of ``cls`` (minus ``skip``); values are parsed by ``settings_from_args``."""
+def add_settings_arguments(
+    parser: argparse.ArgumentParser,
+    cls: type[Settings],
+    skip: tuple[str, ...] = (),
+    start: Mapping[str, Any] | None = None,
+) -> None:
+    """One flag per CLI-visible field of ``cls`` (minus ``skip``); values are parsed by ``settings_from_args``.
+    ``start``: the front end's own starting values (as passed to ``settings_from_args``), shown as the defaults."""
     group = parser.add_argument_group(f"{cls.__name__} options")
     for spec in specs_for(cls, "cli"):
         if spec.name in skip:
             continue
-        help_text = spec.option.help + _default_note(spec)
+        help_text = spec.option.help + _default_note(spec, (start or {}).get(spec.name, spec.initial))
         if spec.type is bool:
             group.add_argument(flag(spec), dest=spec.key, action=argparse.BooleanOptionalAction, help=help_text)
         elif spec.type is tuple:  # a list: each use of the flag adds one entry
@@ -42,8 +48,7 @@ def add_settings_arguments(parser: argparse.ArgumentParser, cls: type[Settings],
             group.add_argument(flag(spec), dest=spec.key, choices=choices, help=help_text, metavar=_metavar(spec))
 
 
-def _default_note(spec: FieldSpec) -> str:
-    initial = spec.initial
+def _default_note(spec: FieldSpec, initial: Any) -> str:
     if initial in (None, False, "", ()) or spec.type is bool:
         return ""
     shown = f"{initial[:40]}..." if isinstance(initial, str) and len(initial) > 40 else initial
