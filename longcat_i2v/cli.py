@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 from . import defaults
-from .cli_args import add_settings_arguments, given, refine_from_args, settings_from_args
+from .cli_args import add_settings_arguments, generation_settings
 from .cli_long import add_long_commands
-from .errors import InvalidInputError, LongCatError
+from .errors import LongCatError
 from .layouts import LAYOUTS
 from .plan_command import add_plan_command, run_plan
 from .settings import I2VSettings, RefineSettings, RuntimeSettings
@@ -29,27 +29,12 @@ def _generate_parser(sub: argparse._SubParsersAction) -> None:
     add_settings_arguments(p, RuntimeSettings)
 
 
-def _settings(args: argparse.Namespace) -> tuple[I2VSettings, RefineSettings | None, RuntimeSettings]:
-    """The generation, refinement and runtime settings from the flags (and --settings), checked before any model
-    loads; the built-in tiny checkpoint starts from small settings so that a CPU answers in seconds."""
-    runtime = settings_from_args(RuntimeSettings, args)
-    base = I2VSettings.from_json(args.settings) if args.settings else None
-    start = None
-    if runtime.checkpoint is None and base is None:
-        sized = {"resolution", "height", "width"} & set(given(args, I2VSettings))
-        start = {k: v for k, v in SMALL_SETTINGS.items() if not (sized and k in ("height", "width"))}
-    settings = settings_from_args(I2VSettings, args, base, start)
-    if not settings.prompt:
-        raise InvalidInputError('a prompt is required (--prompt, or "prompt" in the --settings file)')
-    return settings, refine_from_args(args, settings, runtime), runtime
-
-
 def _cmd_generate(args: argparse.Namespace) -> int:
     from . import parallel
     from .images import load_image
     from .video import check_output_path
 
-    settings, refine, runtime = _settings(args)
+    settings, refine, runtime = generation_settings(I2VSettings, args, SMALL_SETTINGS)
     check_output_path(args.output)
     image = load_image(args.image, allow_private_urls=runtime.allow_private_urls)
     device = runtime.device or defaults.default_device()

@@ -98,3 +98,24 @@ def refine_from_args(
         return None
     small = runtime.checkpoint is None and not {"height", "width"} & set(flags)
     return settings_from_args(RefineSettings, args, None, SMALL_REFINE_SETTINGS if small else None)
+
+
+G = TypeVar("G", bound=SamplingSettings)
+
+
+def generation_settings(
+    cls: type[G], args: argparse.Namespace, small: Mapping[str, Any]
+) -> tuple[G, RefineSettings | None, RuntimeSettings]:
+    """A command's generation, refinement and runtime settings from the flags (and --settings), checked before any
+    model loads; the built-in tiny checkpoint starts from ``small`` (its size unless a size flag is given), so that
+    a CPU answers in seconds."""
+    runtime = settings_from_args(RuntimeSettings, args)
+    base = cls.from_json(args.settings) if args.settings else None
+    start = None
+    if runtime.checkpoint is None and base is None:
+        sized = {"resolution", "height", "width"} & set(given(args, cls))
+        start = {k: v for k, v in small.items() if not (sized and k in ("height", "width"))}
+    settings = settings_from_args(cls, args, base, start)
+    if not settings.prompt:
+        raise InvalidInputError('a prompt is required (--prompt, or "prompt" in the --settings file)')
+    return settings, refine_from_args(args, settings, runtime), runtime

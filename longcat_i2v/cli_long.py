@@ -12,16 +12,15 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from . import defaults
-from .cli_args import add_settings_arguments, given, refine_from_args, settings_from_args
+from .cli_args import add_settings_arguments, generation_settings
 from .errors import InvalidInputError
 from .progress import Progress
 from .settings import ContinuationSettings, LongVideoSettings, RefineSettings, RuntimeSettings
 from .tiny import SMALL_SETTINGS
 
-S = TypeVar("S", ContinuationSettings, LongVideoSettings)
 # On the built-in tiny checkpoint the commands start small, as ``generate`` does (5 of the 9 frames condition).
 SMALL_CONTINUATION = {**SMALL_SETTINGS, "num_cond_frames": 5}
 
@@ -47,21 +46,6 @@ def add_long_commands(sub: argparse._SubParsersAction) -> dict[str, Callable[[ar
     add_settings_arguments(p, RefineSettings)
     add_settings_arguments(p, RuntimeSettings)
     return {"continue": _cmd_continue, "long": _cmd_long}
-
-
-def _settings(cls: type[S], args: argparse.Namespace) -> tuple[S, RefineSettings | None, RuntimeSettings]:
-    """The generation, refinement and runtime settings from the flags (and --settings), checked before any model
-    loads."""
-    runtime = settings_from_args(RuntimeSettings, args)
-    base = cls.from_json(args.settings) if args.settings else None
-    start = None
-    if runtime.checkpoint is None and base is None:
-        sized = {"resolution", "height", "width"} & set(given(args, cls))
-        start = {k: v for k, v in SMALL_CONTINUATION.items() if not (sized and k in ("height", "width"))}
-    settings = settings_from_args(cls, args, base, start)
-    if not settings.prompt:
-        raise InvalidInputError('a prompt is required (--prompt, or "prompt" in the --settings file)')
-    return settings, refine_from_args(args, settings, runtime), runtime
 
 
 @contextlib.contextmanager
@@ -124,7 +108,7 @@ def _cmd_continue(args: argparse.Namespace) -> int:
     from .video import check_output_path, to_uint8, write_mp4
     from .video_input import load_clip
 
-    settings, refine, runtime = _settings(ContinuationSettings, args)
+    settings, refine, runtime = generation_settings(ContinuationSettings, args, SMALL_CONTINUATION)
     check_output_path(args.output)
     keep = 0 if refine is None else settings.num_cond_frames * refine.temporal_factor
     clip = load_clip(args.video, settings.num_cond_frames, refine_keep=keep)
@@ -146,7 +130,7 @@ def _cmd_long(args: argparse.Namespace) -> int:
     from .loading import auto_request
     from .video import check_output_path
 
-    settings, refine, runtime = _settings(LongVideoSettings, args)
+    settings, refine, runtime = generation_settings(LongVideoSettings, args, SMALL_CONTINUATION)
     check_output_path(args.output)
     if args.resume_from is not None and not args.resume_from.is_file():
         raise InvalidInputError(f"--resume-from {args.resume_from} is not a file")
