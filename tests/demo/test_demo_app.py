@@ -246,6 +246,8 @@ def test_cancelling_a_waiting_request_removes_it_from_the_queue(served, picture_
     wait_until(reached.is_set, "the long job's first step")
     # the waiter keeps a second request in line, so its connection stays open: only the Cancel can remove the first
     cancelled = waiter.submit(**form(picture_path, seed=702), api_name="/generate")
+    # submit() joins the queue from a thread: the second waits until the first is in line, so their order is known
+    wait_until(lambda: cancelled.status().code == Status.IN_QUEUE, "the first to wait")
     kept = waiter.submit(**form(picture_path, seed=703), api_name="/generate")
     wait_until(lambda: kept.status().code == Status.IN_QUEUE and kept.status().rank == 1, "both waiting")
     cancelled.cancel()
