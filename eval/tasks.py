@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .config import PER_ITEM, long_settings, refine_settings, sampler_settings
 
-LONG_KEYS = ("num_cond_frames", "enhance_hf", "offload_kv_cache", "num_segments")  # what long adds to i2v's
+LONG_KEYS = ("num_cond_frames", "enhance_hf", "offload_kv_cache")  # what long adds to i2v's (and its segments)
 
 
 def generation_request(sampler) -> dict:
