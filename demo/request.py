@@ -21,7 +21,7 @@ from longcat_i2v import LongCatI2V, defaults
 from longcat_i2v.errors import ImageInputError, InvalidInputError
 from longcat_i2v.options import Settings, SettingsError, field_specs
 from longcat_i2v.progress import ProgressFn
-from longcat_i2v.settings import I2VSettings, RefineSettings
+from longcat_i2v.settings import I2VSettings, RefineSettings, SamplingSettings
 from longcat_i2v.video import to_uint8
 
 from .config import CUSTOM_SIZE, DemoConfig
@@ -51,14 +51,10 @@ class Produced:
     video: Path | None = None  # an mp4 of ``frames`` that the job wrote already
 
 
-@dataclass(frozen=True)
-class GenerationRequest:
-    """One checked generation: the upright RGB image and the settings (the fps of the mp4 included), and the
-    refinement's when the settings ask for it."""
+class FromSettings:
+    """``steps`` and ``fps`` (what the worker shows before a job runs) of a request generating with ``settings``."""
 
-    image: Image.Image
-    settings: I2VSettings
-    refine_settings: RefineSettings | None = None
+    settings: SamplingSettings
 
     @property
     def steps(self) -> int:
@@ -67,6 +63,16 @@ class GenerationRequest:
     @property
     def fps(self) -> int:
         return self.settings.fps
+
+
+@dataclass(frozen=True)
+class GenerationRequest(FromSettings):
+    """One checked generation: the upright RGB image and the settings (the fps of the mp4 included), and the
+    refinement's when the settings ask for it."""
+
+    image: Image.Image
+    settings: I2VSettings
+    refine_settings: RefineSettings | None = None
 
     def pipeline_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``LongCatI2V.generate_video``."""

@@ -23,7 +23,7 @@ from longcat_i2v.schedule import set_schedule, truncate_schedule
 from longcat_i2v.settings import ContinuationSettings, LongVideoSettings, RefineSettings
 from longcat_i2v.video import read_mp4, to_uint8
 
-from .request import Produced
+from .request import FromSettings, Produced
 
 
 def segment_windows(count: int, num_frames: int, num_cond_frames: int) -> tuple[tuple[int, int], ...]:
@@ -33,21 +33,13 @@ def segment_windows(count: int, num_frames: int, num_cond_frames: int) -> tuple[
 
 
 @dataclass(frozen=True)
-class ExtendRequest:
+class ExtendRequest(FromSettings):
     """One more segment after ``frames`` (a stage-1 result), continuing its last ``num_cond_frames`` frames."""
 
     frames: np.ndarray  # uint8 [F, H, W, 3]
     segments: tuple[tuple[int, int], ...]
     settings: ContinuationSettings
     image: Image.Image | None = None
-
-    @property
-    def steps(self) -> int:
-        return self.settings.steps
-
-    @property
-    def fps(self) -> int:
-        return self.settings.fps
 
     def run(self, pipe: LongCatI2V, progress: ProgressFn, stem: Path) -> Produced:
         n = self.settings.num_cond_frames
@@ -63,7 +55,7 @@ class ExtendRequest:
 
 
 @dataclass(frozen=True)
-class LongVideoRequest:
+class LongVideoRequest(FromSettings):
     """A long video from ``image``: ``settings.segments`` segments, each appended to the mp4 as it finishes."""
 
     image: Image.Image
@@ -74,28 +66,21 @@ class LongVideoRequest:
         seed = settings.seed if settings.seed is not None else random.randint(0, MAX_SEED)
         return cls(image, settings.replace(seed=seed))
 
-    @property
-    def steps(self) -> int:
-        return self.settings.steps
-
-    @property
-    def fps(self) -> int:
-        return self.settings.fps
-
     def run(self, pipe: LongCatI2V, progress: ProgressFn, stem: Path) -> Produced:
         s, mp4 = self.settings, stem.with_suffix(".mp4")
-        note = ""
+        cancelled = False
         try:
             out = pipe.generate_long_video(image=self.image, settings=s, output=mp4, progress=progress)
             frames, used = out.frames, out.settings.to_dict()
         except GenerationCancelled:
             if not mp4.is_file():
                 raise
-            frames, used = read_mp4(mp4), s.resolved().to_dict()
-            finished = 1 + (len(frames) - s.num_frames) // (s.num_frames - s.num_cond_frames)
-            kept = "the finished segment is" if finished == 1 else f"the {finished} finished segments are"
-            note = f"Cancelled during segment {finished + 1} of {s.segments}: {kept} kept."
+            frames, used, cancelled = read_mp4(mp4), s.resolved().to_dict(), True
         count = 1 + (len(frames) - s.num_frames) // (s.num_frames - s.num_cond_frames)
+        note = ""
+        if cancelled:
+            kept = "the finished segment is" if count == 1 else f"the {count} finished segments are"
+            note = f"Cancelled during segment {count + 1} of {s.segments}: {kept} kept."
         return Produced(frames, s.fps, s.seed, frames[0], used, kind="long video", note=note, video=mp4,
                         segments=segment_windows(count, s.num_frames, s.num_cond_frames),
                         num_cond_frames=s.num_cond_frames, image=self.image)  # fmt: skip

@@ -14,11 +14,12 @@ import pytest
 
 from demo.config import CUSTOM_SIZE, DemoConfig
 from demo.follow_ups import FollowUps, long_fields
-from demo.handlers import OUTPUTS, Handlers
+from demo.handlers import Handlers
 from demo.tasks import refine_cost
 from demo.worker import GenerationResult, GenerationWorker
 from longcat_i2v import LongCatI2V, defaults
 from longcat_i2v.settings import RefineSettings
+from tests.demo.test_demo_handlers import collect
 
 FORM = {"prompt": "a cat", "negative_prompt": "", "resolution": CUSTOM_SIZE, "width": 64, "height": 64,
         "num_frames": 5, "steps": 2, "guidance": 1.0, "seed": 3, "distill": False, "skip_cond_rope": False,
@@ -26,15 +27,6 @@ FORM = {"prompt": "a cat", "negative_prompt": "", "resolution": CUSTOM_SIZE, "wi
 EXTEND = {k: v for k, v in FORM.items() if k not in ("resolution", "width", "height")}
 CONFIG = DemoConfig(resolution=CUSTOM_SIZE, width=64, height=64, min_side=32, num_frames=5, max_frames=17, steps=2,
                     max_steps=1000, max_segments=3, preview_interval_s=0)  # fmt: skip
-
-
-async def collect(updates) -> list[dict]:
-    seen = []
-    async for update in updates:
-        seen.append(
-            {name: v for name, v in zip(OUTPUTS, update, strict=True) if not (isinstance(v, dict) and v == gr.skip())}
-        )
-    return seen
 
 
 @pytest.fixture
