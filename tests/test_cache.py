@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from longcat_i2v.cache import KVCache, build_cache, cached_model
-from tests.conftest import PARITY, load_case
+from tests.conftest import load_case
+from tests.parity.test_i2v import run_case
 
 
 def _inputs(dit, frames=3, cond=2, batch=2):
@@ -70,23 +71,7 @@ def test_i2v_cache_on_equals_off(parity_pipe):
     fill = parity_pipe.dit.cache_conditioning
     parity_pipe.dit.cache_conditioning = lambda *a, **k: calls.append(1) or fill(*a, **k)
     try:
-        runs = [
-            parity_pipe.generate_video(
-                meta["prompt"],
-                image=str(PARITY / "cases" / meta["input_image"]),
-                negative_prompt=meta["negative_prompt"],
-                num_frames=meta["num_frames"],
-                height=meta["height"],
-                width=meta["width"],
-                num_inference_steps=meta["num_inference_steps"],
-                guidance_scale=meta["guidance_scale"],
-                distill=meta["use_distill"],
-                generator=torch.Generator("cpu").manual_seed(meta["seed"]),
-                max_sequence_length=meta["max_sequence_length"],
-                use_kv_cache=on,
-            )
-            for on in (True, False)
-        ]
+        runs = [run_case(parity_pipe, meta, explicit_size=True, use_kv_cache=on)[0] for on in (True, False)]
     finally:
         del parity_pipe.dit.cache_conditioning
     assert calls == [1]  # the cache was built once, for the cached run

@@ -11,7 +11,7 @@ from tests.conftest import PARITY, load_case
 SMALL = ["i2v_small_cfg", "i2v_small_distill"]
 
 
-def run_case(pipe, meta, explicit_size: bool):
+def run_case(pipe, meta, explicit_size: bool, **changes):
     steps = []
     size = {"height": meta["height"], "width": meta["width"]} if explicit_size else {}
     out = pipe.generate_video(
@@ -27,6 +27,7 @@ def run_case(pipe, meta, explicit_size: bool):
         max_sequence_length=meta["max_sequence_length"],
         callback=lambda i, n, latents: steps.append(latents.clone()),
         **size,
+        **changes,
     )
     return out, steps
 
