@@ -115,7 +115,6 @@ class Refiner(PipelineStages):
         timesteps = truncate_schedule(scheduler, timesteps, settings.t_thresh)
         # 4. Latents: the up-sampled, padded video's posterior sample mixed with noise at t_thresh ...
         video_up = refinement.upsample(plan, self.device, self.dit.dtype)
-        self.placement.use("vae")
         draw = refinement.noise_source(settings.rng, generator)
         latents = refinement.encode_mixed(vae, video_up, settings.t_thresh, draw)
         # 5. ... and the conditioning clip's posterior sample (from the generator) in the leading latents.

@@ -163,7 +163,6 @@ class PipelineStages:
         nothing to cache for."""
         if not kv_cache or latents.shape[2] == num_cond:
             return self.model(text, text_mask, num_cond_latents=num_cond, cond_rope=cond_rope)
-        self.placement.use("dit")
         cache = build_cache(self.dit, latents[:, :, :num_cond], cond_rope, offload, sp=self.parallel.sp)
         model = self.model(text, text_mask, num_cond_latents=num_cond, cond_rope=cond_rope, kv_cache=cache)
         return cached_model(model, cache, with_cond_velocity)
